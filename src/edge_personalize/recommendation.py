@@ -59,8 +59,15 @@ class Recommendation:
 
 @dataclass(frozen=True)
 class RecommendationRequest:
-    """What a provider is asked: which slot, how many items, for whom."""
+    """What a provider is asked: which slot, how many items, for whom.
+
+    ``deadline`` is the :func:`time.monotonic` time by which the slot needs
+    its items, or ``None`` when there is none. Providers may use it to size
+    their own timeouts and retries; the caller cancels them at the
+    deadline either way.
+    """
 
     context: Context
     slot: str
     limit: int
+    deadline: float | None = None

@@ -1,0 +1,54 @@
+"""Personalize server-rendered HTML at the edge of any Python web app.
+
+Placeholder comments such as ``<!-- personalize:recommendations -->`` in the
+pages of chosen routes are replaced, on the way out, by recommendations
+computed for the visitor. The adapters live in ``edge_personalize.wsgi``
+and ``edge_personalize.asgi``.
+"""
+
+from __future__ import annotations
+
+from .catalog import Catalog, Product
+from .context import Context, ContextOptions, RequestView
+from .exceptions import (
+    CatalogError,
+    ConfigurationError,
+    EdgePersonalizeError,
+    ProviderError,
+    ProviderTimeout,
+    ProviderUnavailable,
+    RoutePatternError,
+)
+from .personalizer import Personalizer, Plan, Slot
+from .providers import CatalogProvider, Provider, ProviderChain, StaticProvider
+from .recommendation import Recommendation, RecommendationRequest
+from .routes import Condition, Route
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Catalog",
+    "CatalogError",
+    "CatalogProvider",
+    "Condition",
+    "ConfigurationError",
+    "Context",
+    "ContextOptions",
+    "EdgePersonalizeError",
+    "Personalizer",
+    "Plan",
+    "Product",
+    "Provider",
+    "ProviderChain",
+    "ProviderError",
+    "ProviderTimeout",
+    "ProviderUnavailable",
+    "Recommendation",
+    "RecommendationRequest",
+    "RequestView",
+    "Route",
+    "RoutePatternError",
+    "Slot",
+    "StaticProvider",
+    "__version__",
+]

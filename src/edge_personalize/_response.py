@@ -1,0 +1,244 @@
+"""Response-side decisions shared by the adapters, free of I/O.
+
+Which responses may be rewritten, how a buffered body becomes the
+personalized one, and which headers change when it does. Headers cross
+this module as ``(name, value)`` string pairs in the app's order; the ASGI
+adapter decodes its byte pairs as Latin-1 and encodes them back.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+
+from werkzeug.http import parse_options_header
+
+from ._charset import choose_charset, encode_fragment
+from .rewriting import Placeholder, Rewriter
+
+logger = logging.getLogger("edge_personalize.response")
+
+Headers = list[tuple[str, str]]
+
+HTML_TYPES = frozenset({"text/html"})
+
+# Request headers the context reads. A personalized response varies on
+# them, so a cache that ignores Cache-Control: private still keys on them.
+VARY_ON = ("Cookie", "Accept-Language", "User-Agent")
+
+# Validators and digests that describe the app's bytes, not ours.
+DROP_WHEN_CHANGED = frozenset(
+    {
+        "content-length",
+        "content-md5",
+        "digest",
+        "content-digest",
+        "repr-digest",
+        "accept-ranges",
+    }
+)
+
+
+def skip_reason(status: int, headers: Sequence[tuple[str, str]], cap: int) -> str | None:
+    """Return why a response must pass through untouched, or ``None``.
+
+    Only a complete 200 HTML response with no content coding may be
+    rewritten: partial content, compressed bytes and other media types are
+    not text this library may change.
+    """
+    if status != 200:
+        return f"status {status}"
+
+    content_type = _first(headers, "content-type")
+    if content_type is None:
+        return "no Content-Type"
+    media_type, _ = parse_options_header(content_type)
+    if media_type.lower() not in HTML_TYPES:
+        return f"Content-Type {media_type!r} is not HTML"
+
+    encoding = _first(headers, "content-encoding")
+    if encoding is not None and encoding.strip().lower() not in ("", "identity"):
+        return f"Content-Encoding {encoding!r}"
+    if _first(headers, "content-range") is not None:
+        return "Content-Range present"
+    if "no-transform" in _directives(headers):
+        return "Cache-Control: no-transform"
+    disposition = _first(headers, "content-disposition")
+    if disposition is not None and disposition.lower().startswith("attachment"):
+        return "Content-Disposition: attachment"
+
+    length = _first(headers, "content-length")
+    if length is not None and length.strip().isdigit() and int(length) > cap:
+        return f"Content-Length {length} is over max_body_size {cap}"
+    return None
+
+
+class BodyBuffer:
+    """The body of one eligible response, fed to the rewriter as it arrives.
+
+    ``chunks`` keeps the app's chunks as they were, so that a response that
+    turns out not to be rewritable is sent exactly as the app sent it.
+    """
+
+    def __init__(self, slots: Iterable[str], cap: int) -> None:
+        self.chunks: list[bytes] = []
+        self.size = 0
+        self.cap = cap
+        self._rewriter = Rewriter(slots)
+        self._events: list[bytes | Placeholder] = []
+
+    def feed(self, chunk: bytes) -> bool:
+        """Buffer ``chunk``; return ``False`` once the body is over the cap."""
+        if not chunk:
+            return True
+        self.chunks.append(chunk)
+        self.size += len(chunk)
+        if self.size > self.cap:
+            return False
+        self._events.extend(self._rewriter.feed(chunk))
+        return True
+
+    def head(self, size: int = 1024) -> bytes:
+        """Return the first ``size`` bytes of the body, for charset sniffing."""
+        parts: list[bytes] = []
+        taken = 0
+        for chunk in self.chunks:
+            if taken >= size:
+                break
+            parts.append(chunk)
+            taken += len(chunk)
+        return b"".join(parts)[:size]
+
+    def finish(self) -> list[bytes | Placeholder]:
+        """Flush the rewriter and return every event in document order."""
+        self._events.extend(self._rewriter.close())
+        return self._events
+
+
+def needed_slots(events: Sequence[bytes | Placeholder]) -> list[str]:
+    """Return the slots that have a placeholder, in order of appearance."""
+    slots: dict[str, None] = {}
+    for event in events:
+        if isinstance(event, Placeholder):
+            slots[event.slot] = None
+    return list(slots)
+
+
+def charset_codec(headers: Sequence[tuple[str, str]], head: bytes) -> str | None:
+    """Return the codec to encode fragments with, or ``None`` to pass through."""
+    decision = choose_charset(_first(headers, "content-type"), head)
+    if decision.codec is None:
+        logger.warning(
+            "Not personalizing a response in charset %r: %s",
+            decision.label,
+            decision.reason,
+        )
+    return decision.codec
+
+
+def assemble(
+    events: Sequence[bytes | Placeholder],
+    fragments: Mapping[str, str | None],
+    codec: str,
+) -> bytes | None:
+    """Join the events, replacing placeholders whose slot has HTML.
+
+    Return ``None`` when no placeholder was replaced, so the caller sends
+    the app's bytes and headers untouched.
+    """
+    encoded = {
+        slot: encode_fragment(html, codec)
+        for slot, html in fragments.items()
+        if html is not None
+    }
+    if not encoded:
+        return None
+
+    parts: list[bytes] = []
+    for event in events:
+        if isinstance(event, Placeholder):
+            parts.append(encoded.get(event.slot, event.raw))
+        else:
+            parts.append(event)
+    return b"".join(parts)
+
+
+def personalized_headers(
+    headers: Sequence[tuple[str, str]], length: int, vary: Sequence[str] = VARY_ON
+) -> Headers:
+    """Return the app's headers fixed for a personalized body of ``length``.
+
+    The body now belongs to one visitor: shared caches must not store it,
+    strong validators no longer describe it, and digests and ranges of the
+    app's bytes are dropped.
+    """
+    result: Headers = []
+    vary_values: list[str] = []
+    for name, value in headers:
+        lower = name.lower()
+        if lower in DROP_WHEN_CHANGED:
+            continue
+        if lower == "cache-control":
+            continue
+        if lower == "vary":
+            vary_values.append(value)
+            continue
+        if lower == "etag":
+            value = _weaken(value)
+        result.append((name, value))
+
+    result.append(("Cache-Control", _private_cache_control(headers)))
+    result.append(("Vary", _merge_vary(vary_values, vary)))
+    result.append(("Content-Length", str(length)))
+    return result
+
+
+def _private_cache_control(headers: Sequence[tuple[str, str]]) -> str:
+    kept: list[str] = []
+    for directive in _directive_list(headers):
+        name = directive.split("=", 1)[0].strip().lower()
+        # public and s-maxage invite shared caches; private is added below.
+        if name in ("public", "s-maxage", "private", "proxy-revalidate"):
+            continue
+        kept.append(directive)
+    return ", ".join(["private", *kept])
+
+
+def _merge_vary(existing: Sequence[str], extra: Sequence[str]) -> str:
+    names: list[str] = []
+    seen: set[str] = set()
+    for value in [*existing, ", ".join(extra)]:
+        for name in value.split(","):
+            name = name.strip()
+            if name and name.lower() not in seen:
+                seen.add(name.lower())
+                names.append(name)
+    if "*" in seen:
+        return "*"
+    return ", ".join(names)
+
+
+def _weaken(etag: str) -> str:
+    etag = etag.strip()
+    if etag.startswith("W/"):
+        return etag
+    return "W/" + etag
+
+
+def _first(headers: Sequence[tuple[str, str]], name: str) -> str | None:
+    for key, value in headers:
+        if key.lower() == name:
+            return value
+    return None
+
+
+def _directive_list(headers: Sequence[tuple[str, str]]) -> list[str]:
+    directives: list[str] = []
+    for key, value in headers:
+        if key.lower() == "cache-control":
+            directives.extend(d.strip() for d in value.split(",") if d.strip())
+    return directives
+
+
+def _directives(headers: Sequence[tuple[str, str]]) -> set[str]:
+    return {d.split("=", 1)[0].strip().lower() for d in _directive_list(headers)}
