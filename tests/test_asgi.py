@@ -6,9 +6,9 @@ import asyncio
 from typing import Any
 
 import pytest
-from test_adapters import FRAGMENT, MARK, PAGE, RecordingProvider, make
 
 from edge_personalize.asgi import PersonalizeMiddleware
+from test_adapters import FRAGMENT, MARK, PAGE, RecordingProvider, make
 
 HTML = [(b"content-type", b"text/html; charset=utf-8")]
 
@@ -42,18 +42,30 @@ class Recorder:
 
 
 def test_one_start_and_one_final_body() -> None:
-    chunks = [b"<html><body>" + b"a" * 9988, b"b" * 4000 + MARK + b"c" * 5975, b"d" * 10000]
+    chunks = [
+        b"<html><body>" + b"a" * 9988,
+        b"b" * 4000 + MARK + b"c" * 5975,
+        b"d" * 10000,
+    ]
     total = sum(map(len, chunks))
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [*HTML, (b"content-length", str(total).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [*HTML, (b"content-length", str(total).encode())],
+            }
+        )
         for index, chunk in enumerate(chunks):
-            await send({"type": "http.response.body", "body": chunk,
-                        "more_body": index < 2})
+            await send(
+                {"type": "http.response.body", "body": chunk, "more_body": index < 2}
+            )
 
     recorder = Recorder()
-    asyncio.run(PersonalizeMiddleware(app, make())(scope(), _receive_forever, recorder.send))
+    asyncio.run(
+        PersonalizeMiddleware(app, make())(scope(), _receive_forever, recorder.send)
+    )
     starts = [m for m in recorder.messages if m["type"] == "http.response.start"]
     finals = [m for m in recorder.messages if not m.get("more_body", False)]
     body = b"".join(m.get("body", b"") for m in recorder.messages[1:])
@@ -75,7 +87,11 @@ def test_non_http_scope_untouched() -> None:
     async def app(scope: Any, receive: Any, send: Any) -> None:
         seen.append(scope["type"])
 
-    asyncio.run(PersonalizeMiddleware(app, make())(scope(kind="lifespan"), _receive_forever, Recorder().send))
+    asyncio.run(
+        PersonalizeMiddleware(app, make())(
+            scope(kind="lifespan"), _receive_forever, Recorder().send
+        )
+    )
     assert seen == ["lifespan"]
 
 
@@ -96,7 +112,9 @@ def test_disconnect_cancels_providers() -> None:
     async def main() -> float:
         loop = asyncio.get_running_loop()
         started = loop.time()
-        await PersonalizeMiddleware(app, make(provider, deadline=10))(scope(), receive, recorder.send)
+        await PersonalizeMiddleware(app, make(provider, deadline=10))(
+            scope(), receive, recorder.send
+        )
         return loop.time() - started
 
     elapsed = asyncio.run(main())
@@ -117,7 +135,9 @@ def test_send_error_after_disconnect_quiet() -> None:
         await send({"type": "http.response.body", "body": PAGE})
         finished.append(True)
 
-    asyncio.run(PersonalizeMiddleware(app, make())(scope(), _receive_forever, recorder.send))
+    asyncio.run(
+        PersonalizeMiddleware(app, make())(scope(), _receive_forever, recorder.send)
+    )
     assert finished == [True]
     assert recorder.messages == []
 
@@ -129,7 +149,9 @@ def test_app_error_propagates() -> None:
 
     recorder = Recorder()
     with pytest.raises(KeyError, match="app bug"):
-        asyncio.run(PersonalizeMiddleware(app, make())(scope(), _receive_forever, recorder.send))
+        asyncio.run(
+            PersonalizeMiddleware(app, make())(scope(), _receive_forever, recorder.send)
+        )
     assert recorder.messages == []
 
 
@@ -139,7 +161,9 @@ def test_pathsend_passes_through() -> None:
         await send({"type": "http.response.pathsend", "path": "/tmp/page.html"})
 
     recorder = Recorder()
-    asyncio.run(PersonalizeMiddleware(app, make())(scope(), _receive_forever, recorder.send))
+    asyncio.run(
+        PersonalizeMiddleware(app, make())(scope(), _receive_forever, recorder.send)
+    )
     assert [m["type"] for m in recorder.messages] == [
         "http.response.start",
         "http.response.pathsend",

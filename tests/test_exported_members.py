@@ -12,6 +12,7 @@ PUBLIC_MODULES = [
     "edge_personalize",
     "edge_personalize.asgi",
     "edge_personalize.wsgi",
+    "edge_personalize.django",
     "edge_personalize.providers",
 ]
 

@@ -8,11 +8,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import BROWSER, _environ
-from test_adapters import FRAGMENT, MARK, RecordingProvider, make
 
+from adapter_harness import BROWSER, _environ
 from edge_personalize._loop import LoopThread
 from edge_personalize.wsgi import PersonalizeMiddleware
+from test_adapters import FRAGMENT, MARK, RecordingProvider, make
 
 HTML = [("Content-Type", "text/html; charset=utf-8")]
 

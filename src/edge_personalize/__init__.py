@@ -3,7 +3,8 @@
 Placeholder comments such as ``<!-- personalize:recommendations -->`` in the
 pages of chosen routes are replaced, on the way out, by recommendations
 computed for the visitor. The adapters live in ``edge_personalize.wsgi``
-and ``edge_personalize.asgi``.
+(Flask and any WSGI app), ``edge_personalize.asgi`` (FastAPI, Starlette and
+any ASGI app) and ``edge_personalize.django`` (Django's ``MIDDLEWARE``).
 """
 
 from __future__ import annotations

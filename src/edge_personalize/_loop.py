@@ -20,6 +20,10 @@ logger = logging.getLogger("edge_personalize.loop")
 
 T = TypeVar("T")
 
+# Seconds past a plan's deadline that a request thread waits for the loop
+# thread before it gives up on the fragments: a margin for a busy loop.
+LOOP_MARGIN = 1.0
+
 
 class LoopThread:
     """An event loop in a daemon thread, started on first use in each process."""
@@ -60,7 +64,6 @@ class LoopThread:
             future.cancel()
             logger.warning("The personalization loop did not answer in time")
             return None
-
 
 
 _SHARED = LoopThread()

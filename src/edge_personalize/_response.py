@@ -8,8 +8,9 @@ adapter decodes its byte pairs as Latin-1 and encodes them back.
 
 from __future__ import annotations
 
+import hashlib
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from werkzeug.http import parse_options_header
 
@@ -35,11 +36,14 @@ DROP_WHEN_CHANGED = frozenset(
         "content-digest",
         "repr-digest",
         "accept-ranges",
+        "last-modified",
     }
 )
 
 
-def skip_reason(status: int, headers: Sequence[tuple[str, str]], cap: int) -> str | None:
+def skip_reason(
+    status: int, headers: Sequence[tuple[str, str]], cap: int
+) -> str | None:
     """Return why a response must pass through untouched, or ``None``.
 
     Only a complete 200 HTML response with no content coding may be
@@ -80,7 +84,7 @@ class BodyBuffer:
     turns out not to be rewritable is sent exactly as the app sent it.
     """
 
-    def __init__(self, slots: Iterable[str], cap: int) -> None:
+    def __init__(self, slots: Collection[str], cap: int) -> None:
         self.chunks: list[bytes] = []
         self.size = 0
         self.cap = cap
@@ -163,34 +167,67 @@ def assemble(
     return b"".join(parts)
 
 
+def fragments_tag(fragments: Mapping[str, str | None]) -> str:
+    """Return a short digest of the fragments that went into a body.
+
+    Together with the app's ETag it identifies the personalized bytes: the
+    same app body with the same fragments is the same response.
+    """
+    digest = hashlib.blake2b(digest_size=8)
+    for slot in sorted(fragments):
+        html = fragments[slot]
+        if html is not None:
+            digest.update(slot.encode() + b"\0")
+            digest.update(html.encode("utf-8", "replace") + b"\0")
+    return digest.hexdigest()
+
+
 def personalized_headers(
-    headers: Sequence[tuple[str, str]], length: int, vary: Sequence[str] = VARY_ON
+    headers: Sequence[tuple[str, str]],
+    length: int | None,
+    tag: str | None = None,
+    vary: Sequence[str] = VARY_ON,
 ) -> Headers:
-    """Return the app's headers fixed for a personalized body of ``length``.
+    """Return the app's headers fixed for a personalized body.
 
     The body now belongs to one visitor: shared caches must not store it,
-    strong validators no longer describe it, and digests and ranges of the
-    app's bytes are dropped.
+    and digests and ranges of the app's bytes are dropped. Validators of
+    the app's page would match every visitor's copy, so ``Last-Modified``
+    goes and the app's ETag gets ``tag`` (from :func:`fragments_tag`)
+    appended; without a tag (a stream, whose fragments are not known yet)
+    the ETag goes too. ``length`` is the new Content-Length, or ``None``
+    to send none.
     """
     result: Headers = []
     vary_values: list[str] = []
     for name, value in headers:
         lower = name.lower()
-        if lower in DROP_WHEN_CHANGED:
-            continue
-        if lower == "cache-control":
+        if lower in DROP_WHEN_CHANGED or lower == "cache-control":
             continue
         if lower == "vary":
             vary_values.append(value)
             continue
         if lower == "etag":
-            value = _weaken(value)
+            if tag is None:
+                continue
+            value = _tagged(value, tag)
         result.append((name, value))
 
     result.append(("Cache-Control", _private_cache_control(headers)))
     result.append(("Vary", _merge_vary(vary_values, vary)))
-    result.append(("Content-Length", str(length)))
+    if length is not None:
+        result.append(("Content-Length", str(length)))
     return result
+
+
+def _tagged(etag: str, tag: str) -> str:
+    """Append ``tag`` inside the quotes of ``etag``, keeping weak as weak."""
+    etag = etag.strip()
+    weak = etag.startswith("W/")
+    opaque = etag[2:] if weak else etag
+    if len(opaque) >= 2 and opaque[0] == opaque[-1] == '"':
+        opaque = opaque[1:-1]
+    return f'{"W/" if weak else ""}"{opaque}-ep.{tag}"'
 
 
 def _private_cache_control(headers: Sequence[tuple[str, str]]) -> str:
@@ -216,13 +253,6 @@ def _merge_vary(existing: Sequence[str], extra: Sequence[str]) -> str:
     if "*" in seen:
         return "*"
     return ", ".join(names)
-
-
-def _weaken(etag: str) -> str:
-    etag = etag.strip()
-    if etag.startswith("W/"):
-        return etag
-    return "W/" + etag
 
 
 def _first(headers: Sequence[tuple[str, str]], name: str) -> str | None:

@@ -27,6 +27,7 @@ from ._response import (
     Headers,
     assemble,
     charset_codec,
+    fragments_tag,
     needed_slots,
     personalized_headers,
     skip_reason,
@@ -88,7 +89,6 @@ class PersonalizeMiddleware:
         finally:
             plan.cancel()
 
-
     def _lifespan_send(self, send: Send) -> Send:
         personalizer = self.personalizer
 
@@ -121,6 +121,10 @@ class _Responder:
             await self.downstream(message)
         elif self.finished:
             logger.debug("Dropping %r sent after the response ended", message["type"])
+        elif message["type"] == "http.response.debug" and self.start is None:
+            # Test clients' debug extension (the template and its context)
+            # comes before the start message; it is no body, so pass it on.
+            await self.downstream(message)
         elif message["type"] == "http.response.start":
             await self._on_start(message)
         elif message["type"] == "http.response.body" and self.buffer is not None:
@@ -131,7 +135,9 @@ class _Responder:
 
     async def _on_start(self, message: Message) -> None:
         headers = _decode_headers(message.get("headers", []))
-        reason = skip_reason(message["status"], headers, self.personalizer.max_body_size)
+        reason = skip_reason(
+            message["status"], headers, self.personalizer.max_body_size
+        )
         if reason is None and message.get("trailers", False):
             reason = "HTTP trailers announced"
         if reason is not None:
@@ -140,7 +146,9 @@ class _Responder:
             return
 
         self.start = message
-        self.buffer = BodyBuffer(self.personalizer.slot_names, self.personalizer.max_body_size)
+        self.buffer = BodyBuffer(
+            self.personalizer.slot_names, self.personalizer.max_body_size
+        )
 
     async def _on_body(self, message: Message) -> None:
         assert self.buffer is not None
@@ -173,6 +181,7 @@ class _Responder:
 
         codec = charset_codec(headers, self.buffer.head())
         body = None
+        fragments: dict[str, str | None] = {}
         if codec is not None:
             fragments = await self.plan.fragments(slots)
             body = assemble(events, fragments, codec)
@@ -181,7 +190,7 @@ class _Responder:
             await self._send_unchanged()
             return
 
-        new_headers = personalized_headers(headers, len(body))
+        new_headers = personalized_headers(headers, len(body), fragments_tag(fragments))
         await self._send_quietly(
             {**self.start, "headers": _encode_headers(new_headers)}, body
         )

@@ -28,27 +28,25 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 
+from ._loop import LOOP_MARGIN, on_shutdown, shared_loop_thread
 from ._response import (
     BodyBuffer,
     Headers,
     assemble,
     charset_codec,
+    fragments_tag,
     needed_slots,
     personalized_headers,
     skip_reason,
 )
 from ._types import OptExcInfo, StartResponse, WSGIApp, WSGIEnviron
 from .context import RequestView
-from ._loop import on_shutdown, shared_loop_thread
 from .personalizer import Personalizer, Plan
 
 __all__ = ["PersonalizeMiddleware"]
 
 logger = logging.getLogger(__name__)
 
-# How long past the deadline the request thread waits for the loop thread
-# before it gives up on the fragments: a margin for a busy loop.
-_LOOP_MARGIN = 1.0
 
 
 class PersonalizeMiddleware:
@@ -180,7 +178,9 @@ def _drive(
     while start.status is None:
         chunk = next(chunks, None)
         if chunk is None:
-            raise RuntimeError("The application returned without calling start_response().")
+            raise RuntimeError(
+                "The application returned without calling start_response()."
+            )
         early.append(chunk)
 
     personalizer = middleware.personalizer
@@ -211,7 +211,9 @@ def _drive(
     yield from _final(middleware, plan, start, buffer)
 
 
-def _body(start: _Start, early: list[bytes], chunks: Iterator[bytes]) -> Iterator[bytes]:
+def _body(
+    start: _Start, early: list[bytes], chunks: Iterator[bytes]
+) -> Iterator[bytes]:
     """Yield the body in order: write() calls, early chunks, the rest."""
     yield from start.written
     start.written.clear()
@@ -240,21 +242,28 @@ def _final(
     events = buffer.finish()
     slots = needed_slots(events)
     body = None
+    fragments: dict[str, str | None] = {}
     if not slots:
         logger.debug("No placeholder in %s; sent unchanged", plan.context.path)
     else:
         codec = charset_codec(start.headers, buffer.head())
         if codec is not None:
-            fragments = middleware.loop_thread.run(
-                plan.fragments(slots), plan.deadline - time.monotonic() + _LOOP_MARGIN
+            fragments = (
+                middleware.loop_thread.run(
+                    plan.fragments(slots),
+                    plan.deadline - time.monotonic() + LOOP_MARGIN,
+                )
+                or {}
             )
-            body = assemble(events, fragments or {}, codec)
+            body = assemble(events, fragments, codec)
 
     if body is None:
         start.pass_on()
         yield b"".join(buffer.chunks)
         return
 
-    start.headers = personalized_headers(start.headers, len(body))
+    start.headers = personalized_headers(
+        start.headers, len(body), fragments_tag(fragments)
+    )
     start.pass_on()
     yield body
