@@ -5,9 +5,9 @@ passes it through one adapter and records what reaches the server, while
 checking the protocol rules of that interface (one start before any body,
 nothing after the end). Tests that use the ``run`` fixture of
 ``conftest.py`` therefore pin the same behaviour on every adapter. The
-Django adapter runs twice: under Django's WSGI handler in sync mode and under its ASGI handler in async
-mode, with the ``Downstream`` returned by a view of the test project in
-``tests/django/testproject``.
+Django adapter runs twice: under Django's WSGI handler in sync mode and
+under its ASGI handler in async mode, with the ``Downstream`` returned by
+a view of the test project in ``tests/django/testproject``.
 """
 
 from __future__ import annotations

@@ -31,7 +31,9 @@ def view(path: str = "/products/mug", method: str = "GET", **kw: Any) -> Request
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        pytest.param({"routes": "/products/:slug"}, "Wrap the pattern", id="bare-string"),
+        pytest.param(
+            {"routes": "/products/:slug"}, "Wrap the pattern", id="bare-string"
+        ),
         pytest.param({"routes": []}, "never personalize", id="empty-routes"),
         pytest.param({"deadline": 0}, "deadline", id="zero-deadline"),
         pytest.param({"deadline": float("nan")}, "deadline", id="nan-deadline"),
@@ -71,9 +73,7 @@ def test_providers_and_slots_exclusive() -> None:
         )
 
 
-@pytest.mark.parametrize(
-    "name", ["Recs", "-recs", "recs!", "", "a" * 65, 3], ids=repr
-)
+@pytest.mark.parametrize("name", ["Recs", "-recs", "recs!", "", "a" * 65, 3], ids=repr)
 def test_invalid_slot_name(name: Any) -> None:
     with pytest.raises(ConfigurationError, match="Slot name"):
         Personalizer(routes=["/"], slots={name: Slot([StaticProvider([ITEM])])})
@@ -132,7 +132,9 @@ def test_plan_for_matched_get() -> None:
         pytest.param(view(method="HEAD"), id="head"),
         pytest.param(view(path="/about"), id="unmatched"),
         pytest.param(
-            RequestView("GET", "/products/mug", headers=[(b"user-agent", b"Googlebot/2.1")]),
+            RequestView(
+                "GET", "/products/mug", headers=[(b"user-agent", b"Googlebot/2.1")]
+            ),
             id="crawler",
         ),
     ],
@@ -150,7 +152,9 @@ def test_crawler_planned_when_allowed() -> None:
         providers=[StaticProvider([ITEM])],
         personalize_bots=True,
     )
-    crawler = RequestView("GET", "/products/mug", headers=[(b"user-agent", b"Googlebot/2.1")])
+    crawler = RequestView(
+        "GET", "/products/mug", headers=[(b"user-agent", b"Googlebot/2.1")]
+    )
     assert personalizer.plan(crawler) is not None
 
 
@@ -181,8 +185,22 @@ def bytes_renderer(slot: str, items: Sequence[Recommendation], context: Context)
     [
         pytest.param(Slot([Failing()]), id="provider-error"),
         pytest.param(Slot([StaticProvider([])]), id="no-items"),
-        pytest.param(Slot([StaticProvider([ITEM])], renderer=bad_renderer), id="renderer-error"),
-        pytest.param(Slot([StaticProvider([ITEM])], renderer=bytes_renderer), id="renderer-bytes"),
+        pytest.param(
+            Slot(
+                [
+                    StaticProvider(
+                        [Recommendation(id="1", title="x", url="javascript:x")]
+                    )
+                ]
+            ),
+            id="all-items-unsafe",
+        ),
+        pytest.param(
+            Slot([StaticProvider([ITEM])], renderer=bad_renderer), id="renderer-error"
+        ),
+        pytest.param(
+            Slot([StaticProvider([ITEM])], renderer=bytes_renderer), id="renderer-bytes"
+        ),
     ],
 )
 def test_fragment_none_on_failure(slot: Slot) -> None:
