@@ -1,9 +1,9 @@
-"""Behaviour both adapters share, from reports about response-rewriting bugs.
+"""Behaviour every adapter shares, from reports about response-rewriting bugs.
 
-Every test here runs once through the WSGI adapter and once through the
-ASGI adapter (the ``run`` fixture). The page ``PAGE`` carries one
-placeholder; the renderer returns the fixed fragment ``FRAGMENT`` so that
-lengths can be checked exactly.
+Every test here runs through the WSGI adapter, the ASGI adapter and the
+Django adapter in both its modes (the ``run`` fixture). The page ``PAGE``
+carries one placeholder; the renderer returns the fixed fragment
+``FRAGMENT`` so that lengths can be checked exactly.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def fixed_renderer(slot: str, items: Sequence[Recommendation], context: Context)
 
 
 class RecordingProvider:
-    """A provider that sleeps, then answers; it records how it ended."""
+    """A provider that sleeps, then returns one item, and records how it ended."""
 
     def __init__(self, delay: float = 0.0, error: Exception | None = None) -> None:
         self.delay = delay

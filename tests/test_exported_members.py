@@ -14,6 +14,7 @@ PUBLIC_MODULES = [
     "edge_personalize.wsgi",
     "edge_personalize.django",
     "edge_personalize.providers",
+    "edge_personalize.cache",
     "edge_personalize.rewriting",
 ]
 

@@ -242,3 +242,57 @@ def test_repr_names_routes_and_slots() -> None:
         "<Personalizer routes=['/products/:slug'] slots=['recommendations'] "
         "deadline=0.2>"
     )
+
+
+class Sleeper:
+    """A provider that sleeps; it records whether it finished or was cancelled."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.finished = 0
+        self.cancelled = 0
+
+    async def recommend(self, request: RecommendationRequest) -> list[Recommendation]:
+        try:
+            await asyncio.sleep(self.delay)
+        except asyncio.CancelledError:
+            self.cancelled += 1
+            raise
+        self.finished += 1
+        return [ITEM]
+
+
+def test_deadline_lets_cache_fill_finish() -> None:
+    provider = Sleeper(0.1)
+    personalizer = Personalizer(
+        routes=["/products/:slug"], providers=[provider], deadline=0.02
+    )
+
+    async def main() -> str | None:
+        plan = personalizer.plan(view())
+        assert plan is not None
+        plan.start()
+        html = await plan.fragment("recommendations")
+        await asyncio.sleep(0.2)
+        return html
+
+    assert asyncio.run(main()) is None
+    assert provider.finished == 1
+    assert provider.cancelled == 0
+
+
+def test_abandoned_plan_cancels_cache_fill() -> None:
+    provider = Sleeper(0.1)
+    personalizer = Personalizer(routes=["/products/:slug"], providers=[provider])
+
+    async def main() -> None:
+        plan = personalizer.plan(view())
+        assert plan is not None
+        plan.start()
+        await asyncio.sleep(0.01)
+        plan.cancel()
+        await asyncio.sleep(0.2)
+
+    asyncio.run(main())
+    assert provider.finished == 0
+    assert provider.cancelled == 1

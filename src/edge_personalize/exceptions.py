@@ -3,16 +3,24 @@
 Every exception the library raises on purpose derives from one root::
 
     EdgePersonalizeError
-     ├── ConfigurationError          bad configuration, raised at start-up
-     │    ├── RoutePatternError      a route pattern that does not compile
-     │    └── CatalogError           a catalog file that cannot be loaded
-     └── ProviderError              a provider failed to return recommendations
-          ├── ProviderTimeout       a provider did not answer in time
-          └── ProviderUnavailable   a provider opts out of a request
+     ├── ConfigurationError             bad configuration, raised at start-up
+     │    ├── RoutePatternError         a route pattern that does not compile
+     │    └── CatalogError              a catalog file that cannot be loaded
+     └── ProviderError                  a provider failed to recommend items
+          ├── ProviderTimeout           a provider did not answer in time
+          ├── ProviderUnavailable       a provider opts out of a request
+          ├── ProviderConnectionError   the connection to a service failed
+          └── ProviderResponseError     an error answer, or an unusable one
+               └── ProviderRateLimited  the service is over its rate or capacity
 
 Configuration errors are raised when a ``Personalizer`` or a middleware is
 built, never while a request is served. Provider errors are caught by the
 slot's provider chain: a page never fails because a provider did.
+
+Every ``ProviderError`` has two attributes that the chain reads to decide
+on a retry: ``retryable`` (false unless the failure is one a second
+attempt may fix) and ``retry_after`` (seconds the service asked the caller
+to wait, or ``None``).
 """
 
 from __future__ import annotations
@@ -21,7 +29,10 @@ __all__ = [
     "CatalogError",
     "ConfigurationError",
     "EdgePersonalizeError",
+    "ProviderConnectionError",
     "ProviderError",
+    "ProviderRateLimited",
+    "ProviderResponseError",
     "ProviderTimeout",
     "ProviderUnavailable",
     "RoutePatternError",
@@ -47,6 +58,11 @@ class CatalogError(ConfigurationError):
 class ProviderError(EdgePersonalizeError):
     """A provider failed to produce recommendations for one request."""
 
+    #: Whether a second attempt may succeed; the chain retries only then.
+    retryable: bool = False
+    #: Seconds the service asked the caller to wait before a retry, if any.
+    retry_after: float | None = None
+
 
 class ProviderTimeout(ProviderError):
     """A provider did not produce recommendations within its timeout."""
@@ -56,4 +72,50 @@ class ProviderUnavailable(ProviderError):
     """A provider declines a request, so the chain moves on to the next one.
 
     Raising it is not a failure: the chain logs it at DEBUG level only.
+    """
+
+
+class ProviderConnectionError(ProviderError):
+    """The connection to a remote provider failed or broke mid-answer.
+
+    A refused connection is not retryable, because the service is not
+    listening. A connection that was reset or closed before the whole
+    answer arrived is retryable.
+    """
+
+    def __init__(self, message: str, *, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+class ProviderResponseError(ProviderError):
+    """A remote provider answered with an error, or with a body that is unusable.
+
+    ``status`` is the HTTP status and ``code`` the service's own error
+    code (a Cloudflare code such as 3040, or an OpenAI error code), when
+    the answer had them.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | int | None = None,
+        retryable: bool = False,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.retryable = retryable
+        self.retry_after = retry_after
+
+
+class ProviderRateLimited(ProviderResponseError):
+    """A remote provider rejected a request for its rate limit or capacity.
+
+    It is retryable when the service says when to try again (a
+    ``Retry-After`` header) or reports a temporary lack of capacity
+    (Workers AI code 3040); a bare HTTP 429 is not.
     """

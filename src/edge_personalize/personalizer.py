@@ -26,7 +26,7 @@ from .context import Context, ContextOptions, RequestView, build_context
 from .exceptions import ConfigurationError
 from .providers.base import Provider
 from .providers.chain import ProviderChain
-from .recommendation import RecommendationRequest
+from .recommendation import ABANDONED, RecommendationRequest
 from .rendering import Renderer, render_recommendations
 from .routes import Route, Router
 
@@ -73,9 +73,7 @@ class Slot:
                 f"Slot providers must be a list of providers, got {self.providers!r}."
             )
         if isinstance(self.limit, bool) or not isinstance(self.limit, int):
-            raise ConfigurationError(
-                f"Slot limit must be an int, got {self.limit!r}."
-            )
+            raise ConfigurationError(f"Slot limit must be an int, got {self.limit!r}.")
         if not 1 <= self.limit <= MAX_LIMIT:
             raise ConfigurationError(
                 f"Slot limit must be between 1 and {MAX_LIMIT}, got {self.limit!r}."
@@ -156,9 +154,7 @@ class Personalizer:
         self.personalize_bots = bool(personalize_bots)
         self.context_options = _context_options(context_options, context_fields)
         if renderer is not None and not callable(renderer):
-            raise ConfigurationError(
-                f"renderer must be callable, got {renderer!r}."
-            )
+            raise ConfigurationError(f"renderer must be callable, got {renderer!r}.")
         self.cache = _check_cache(cache)
         self.slots = _compile_slots(providers, slots, renderer, self.cache)
         self.slot_names = frozenset(self.slots)
@@ -318,9 +314,7 @@ def _compile_slots(
     for name, slot in slots.items():
         _check_slot_name(name)
         if not isinstance(slot, Slot):
-            raise ConfigurationError(
-                f"slots[{name!r}] must be a Slot, got {slot!r}."
-            )
+            raise ConfigurationError(f"slots[{name!r}] must be a Slot, got {slot!r}.")
         chain = ProviderChain(slot.providers, name=name)
         source: Provider = chain
         if cache is not None:
@@ -400,10 +394,14 @@ class Plan:
         return {slot: await self.fragment(slot) for slot in slots}
 
     def cancel(self) -> None:
-        """Cancel the slot tasks that are still running."""
+        """Cancel the slot tasks that are still running: nobody needs them.
+
+        Unlike a missed deadline, this also stops cache fills that no other
+        request waits for.
+        """
         for task in self._tasks.values():
             if not task.done():
-                task.cancel()
+                task.cancel(ABANDONED)
 
     async def _run_slot(self, slot: _CompiledSlot) -> str | None:
         request = RecommendationRequest(
@@ -432,5 +430,10 @@ class Plan:
                 slot.name,
                 type(html).__name__,
             )
+            return None
+        if not html.strip():
+            # The renderer dropped every item (unsafe URLs, say): an empty
+            # fragment would erase the fallback, so keep the fallback.
+            logger.debug("Slot %r rendered nothing; keeping the fallback", slot.name)
             return None
         return html

@@ -9,7 +9,13 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .context import Context
 
-__all__ = ["Recommendation", "RecommendationRequest"]
+__all__ = ["ABANDONED", "Recommendation", "RecommendationRequest"]
+
+# The message of the CancelledError that stops a provider call because its
+# request was abandoned (client gone, or the page does not need the slot),
+# as opposed to a request that stopped waiting at its deadline. Work that
+# may serve other requests, such as a cache fill, stops only on this one.
+ABANDONED = "edge_personalize: request abandoned"
 
 
 @dataclass(frozen=True)
