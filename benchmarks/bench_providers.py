@@ -29,8 +29,8 @@ import statistics
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -105,7 +105,13 @@ def sequential_starlette(page: bytes, provider: Any) -> Starlette:
         fragment = await _fragment(provider, request.url.path)
         return HTMLResponse(page.replace(MARK, fragment.encode(), 1))
 
-    return Starlette(routes=[Route("/products/{slug}", product)])
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        # The provider's client belongs to this server's loop.
+        await provider.aclose()
+
+    return Starlette(routes=[Route("/products/{slug}", product)], lifespan=lifespan)
 
 
 def sequential_flask(page: bytes, provider: Any) -> Flask:

@@ -32,7 +32,6 @@ from edge_personalize.wsgi import PersonalizeMiddleware as WSGIMiddleware
 REPO = Path(__file__).resolve().parents[1]
 # A browser's User-Agent: without one, a request counts as a crawler.
 BROWSER = ("User-Agent", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Firefox/128.0")
-SHARED = REPO.parent / "shared"
 
 # The Django test project is imported by name (``testproject``) from here.
 # The directory has no __init__.py, so it never shadows the django package.

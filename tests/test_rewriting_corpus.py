@@ -18,11 +18,12 @@ import html5lib
 import pytest
 
 from edge_personalize.rewriting import Placeholder, Rewriter, find_placeholders
+from shared_inputs import shared_path
 from test_rewriting import TOKENIZER_CASES
 
-SHARED = Path(__file__).resolve().parents[1] / ".." / "shared"
-CASES = json.loads((SHARED / "corpus" / "tokenizer_cases.json").read_text())
-PAGES = sorted((SHARED / "corpus" / "pages").glob("*.html"))
+CORPUS = shared_path("corpus")
+CASES = json.loads((CORPUS / "tokenizer_cases.json").read_text())
+PAGES = sorted((CORPUS / "pages").glob("*.html"))
 MARKER = re.compile(r"[\t\n\f\r ]*personalize:([a-z0-9_-]+)[\t\n\f\r ]*\Z", re.I)
 
 Event = bytes | Placeholder

@@ -659,3 +659,24 @@ def test_router_agrees_with_routes(routes: list[str], path: str) -> None:
     else:
         assert found is not None
         assert (found.route, dict(found.params)) == expected
+
+
+@pytest.mark.parametrize(
+    ("pattern", "hint"),
+    [
+        pytest.param("/products/{slug}", "':slug'", id="starlette"),
+        pytest.param("/items/{item_id:int}", "':item_id'", id="starlette-converter"),
+        pytest.param("/products/<slug>", "':slug'", id="flask"),
+        pytest.param("/products/<int:pid>", "':pid'", id="flask-converter"),
+    ],
+)
+def test_framework_param_syntax_rejected(pattern: str, hint: str) -> None:
+    with pytest.raises(RoutePatternError) as info:
+        Route(pattern)
+    assert repr(pattern) in str(info.value)
+    assert hint in str(info.value)
+
+
+def test_optional_group_still_allowed() -> None:
+    route = Route("/shop{/:lang}?")
+    assert route.source == "/shop{/:lang}?"

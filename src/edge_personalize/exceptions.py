@@ -7,10 +7,10 @@ Every exception the library raises on purpose derives from one root::
      │    ├── RoutePatternError         a route pattern that does not compile
      │    └── CatalogError              a catalog file that cannot be loaded
      └── ProviderError                  a provider failed to recommend items
-          ├── ProviderTimeout           a provider did not answer in time
+          ├── ProviderTimeout           a provider did not respond in time
           ├── ProviderUnavailable       a provider opts out of a request
           ├── ProviderConnectionError   the connection to a service failed
-          └── ProviderResponseError     an error answer, or an unusable one
+          └── ProviderResponseError     an error response, or an unusable one
                └── ProviderRateLimited  the service is over its rate or capacity
 
 Configuration errors are raised when a ``Personalizer`` or a middleware is
@@ -76,11 +76,11 @@ class ProviderUnavailable(ProviderError):
 
 
 class ProviderConnectionError(ProviderError):
-    """The connection to a remote provider failed or broke mid-answer.
+    """The connection to a remote provider failed or broke mid-response.
 
     A refused connection is not retryable, because the service is not
     listening. A connection that was reset or closed before the whole
-    answer arrived is retryable.
+    response arrived is retryable.
     """
 
     def __init__(self, message: str, *, retryable: bool = False) -> None:
@@ -89,11 +89,11 @@ class ProviderConnectionError(ProviderError):
 
 
 class ProviderResponseError(ProviderError):
-    """A remote provider answered with an error, or with a body that is unusable.
+    """A remote provider returned an error, or a body that is unusable.
 
     ``status`` is the HTTP status and ``code`` the service's own error
     code (a Cloudflare code such as 3040, or an OpenAI error code), when
-    the answer had them.
+    the response had them.
     """
 
     def __init__(
@@ -115,7 +115,7 @@ class ProviderResponseError(ProviderError):
 class ProviderRateLimited(ProviderResponseError):
     """A remote provider rejected a request for its rate limit or capacity.
 
-    It is retryable when the service says when to try again (a
-    ``Retry-After`` header) or reports a temporary lack of capacity
-    (Workers AI code 3040); a bare HTTP 429 is not.
+    It is retryable when the service sent a ``Retry-After`` header or
+    reports a temporary lack of capacity (Workers AI code 3040). A bare
+    HTTP 429 is not retryable.
     """

@@ -569,6 +569,23 @@ def _to_conditions(
     return tuple(_to_condition(item, source) for item in items)
 
 
+# "{name}" or "{name:type}" with no modifier after it: a Starlette, FastAPI
+# or Flask-like path parameter. In this syntax it is a group of literal
+# text, so it would match only the word itself.
+_FRAMEWORK_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::[^{}]*)?\}(?![?*+])")
+_FLASK_PARAM = re.compile(r"<(?:[A-Za-z_]+:)?([A-Za-z_][A-Za-z0-9_]*)>")
+
+
+def _reject_framework_syntax(source: str) -> None:
+    match = _FRAMEWORK_PARAM.search(source) or _FLASK_PARAM.search(source)
+    if match is not None:
+        raise RoutePatternError(
+            f"Route pattern {source!r}: {match.group(0)!r} is a framework's "
+            f"path parameter syntax, which these Next.js-style patterns read "
+            f"as literal text. Write ':{match.group(1)}' instead."
+        )
+
+
 class Route:
     """One route pattern with optional ``has`` and ``missing`` conditions.
 
@@ -597,6 +614,7 @@ class Route:
         self.missing = _to_conditions(missing, "missing", source)
 
         tokens = _drop_trailing_slash(_PatternParser(source).parse())
+        _reject_framework_syntax(source)
         self._params = tuple(
             (t.name, t) for t in tokens if isinstance(t, _Param) and t.name
         )

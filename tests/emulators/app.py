@@ -3,9 +3,9 @@
 Routes:
 
 - ``POST /client/v4/accounts/{account_id}/ai/run/{model}``: Workers AI.
-  Text models answer in the Cloudflare envelope with ``result.response``
-  (an object in JSON mode, a string otherwise); models whose name
-  contains ``bge`` or ``embed`` answer ``result.data``, one vector per
+  Text models respond in the Cloudflare envelope with ``result.response``,
+  an object in JSON mode and a string otherwise. Models whose name
+  contains ``bge`` or ``embed`` return ``result.data``, one vector per
   input text.
 - ``POST /v1/chat/completions``: an OpenAI-compatible server.
 - ``POST /recommend``: a site's own service in ``HTTPProvider``'s format.
@@ -42,8 +42,8 @@ FAULTS = frozenset(
         "error-200",  # an error body sent with HTTP 200
         "wrong-shape",  # HTTP 200 with valid JSON of an unexpected shape
         "refusal",  # OpenAI: message.refusal instead of content
-        "drip",  # the normal answer, one byte every drip_interval seconds
-        "hang",  # no answer until the client goes away
+        "drip",  # the normal response, one byte every drip_interval seconds
+        "hang",  # no response until the client goes away
     }
 )
 
@@ -82,7 +82,7 @@ class Emulator:
 
     def reset(self) -> None:
         """Turn every switch off and forget what was received."""
-        #: Seconds to wait before answering.
+        #: Seconds to wait before responding.
         self.latency = 0.0
         #: A name from FAULTS, or None.
         self.fault: str | None = None
@@ -94,15 +94,15 @@ class Emulator:
         self.error_shape = "object"
         #: Error messages repeat the request's Authorization header.
         self.echo_auth = False
-        #: A scripted model answer (an object, or text sent as it is).
+        #: A scripted model response (an object, or text sent as it is).
         self.answer: Any = None
-        #: How a model answer is written: "json", "fenced", "prose", "names".
+        #: How a model response is written: "json", "fenced", "prose", "names".
         self.answer_style = "json"
-        #: The items the HTTP service answers.
+        #: The items the HTTP service returns.
         self.service_items: list[Any] = []
         self.drip_interval = 0.05
         self.received: list[Received] = []
-        #: Requests whose client went away before the answer was sent.
+        #: Requests whose client went away before the response was sent.
         self.disconnects = 0
 
     # --- ASGI ----------------------------------------------------------------
@@ -279,7 +279,7 @@ class Emulator:
         return {"items": items}
 
     def _written(self, content: Any) -> str:
-        """Write a model answer as text, in the style the switch asks for."""
+        """Write a model response as text, in the style the switch sets."""
         if isinstance(content, str):
             return content
         text = json.dumps(content)

@@ -15,9 +15,7 @@ from edge_personalize import Catalog, Context, Recommendation, RecommendationReq
 from edge_personalize.providers import CatalogProvider
 
 REPO = Path(__file__).resolve().parents[2]
-CATALOG = Catalog.from_file(
-    REPO / ".." / "shared" / "data" / "catalog" / "products.json"
-)
+CATALOG = Catalog.from_file(REPO / "examples" / "catalog" / "products.json")
 
 # A visitor of a product page with an interest and a viewed product.
 PRODUCT = CATALOG.get("1")
@@ -64,7 +62,7 @@ def ids(items: list[Recommendation]) -> list[str]:
 
 
 class Recorder:
-    """An httpx.MockTransport handler that records requests and replays answers."""
+    """An httpx.MockTransport handler that records requests and replays responses."""
 
     def __init__(
         self, *answers: httpx.Response | Callable[[httpx.Request], httpx.Response]

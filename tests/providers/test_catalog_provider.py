@@ -14,7 +14,7 @@ from edge_personalize.providers import CatalogProvider, Provider
 from edge_personalize.recommendation import Recommendation, RecommendationRequest
 
 REPO = Path(__file__).resolve().parents[2]
-CATALOG_FILE = REPO / ".." / "shared" / "data" / "catalog" / "products.json"
+CATALOG_FILE = REPO / "examples" / "catalog" / "products.json"
 
 
 @pytest.fixture(scope="module")

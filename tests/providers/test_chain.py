@@ -375,7 +375,7 @@ def test_chain_timeout_logged(caplog: pytest.LogCaptureFixture) -> None:
     chain = ProviderChain([Sleeps(3600, [], timeout=0.02), Returns(make("1"))])
     with caplog.at_level(logging.WARNING, logger=LOGGER):
         run(chain)
-    assert "did not answer within" in caplog.text
+    assert "did not respond within" in caplog.text
     assert caplog.records[0].exc_info is None
 
 

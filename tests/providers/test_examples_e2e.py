@@ -168,13 +168,13 @@ SERVICE_ITEMS = [{"id": "1"}, {"id": "no-such-product"}, {"id": "2"}, {"id": "3"
 
 @pytest.fixture
 def emulator(emulator: ServedEmulator) -> ServedEmulator:
-    """The emulator, its HTTP service answering with SERVICE_ITEMS."""
+    """The emulator, its HTTP service returning SERVICE_ITEMS."""
     emulator.service_items = list(SERVICE_ITEMS)
     return emulator
 
 
 def expected_answer(kind: str) -> list[str]:
-    """Return the ids the page shows when provider ``kind`` answers."""
+    """Return the ids the page shows when provider ``kind`` succeeds."""
     if kind != "http":
         return model_ids()
     # The service names three catalog products; the embedded recommender

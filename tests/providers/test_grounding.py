@@ -13,30 +13,29 @@ from edge_personalize import Catalog, Context, Recommendation
 from edge_personalize.exceptions import ConfigurationError
 from edge_personalize.providers import PromptLimits
 from edge_personalize.providers._grounding import (
-    MAX_ANSWER_ITEMS,
     MAX_FREE_TITLE,
-    AnswerItem,
+    MAX_RESPONSE_ITEMS,
     Grounder,
+    ResponseItem,
     extract_json,
     free_recommendations,
-    parse_answer,
+    parse_response,
 )
 from edge_personalize.providers._prompt import (
     DEFAULT_INCLUDE,
-    answer_schema,
     check_include,
     clean_value,
+    response_schema,
     user_message,
     visitor_data,
 )
 from edge_personalize.rendering import MAX_REASON_LENGTH, render_recommendations
 
 REPO = Path(__file__).resolve().parents[2]
-CATALOG = Catalog.from_file(
-    REPO / ".." / "shared" / "data" / "catalog" / "products.json"
-)
+CATALOG = Catalog.from_file(REPO / "examples" / "catalog" / "products.json")
 MASCARA = CATALOG.get("1")
-assert MASCARA is not None and MASCARA.title == "Essence Mascara Lash Princess"
+assert MASCARA is not None
+assert MASCARA.title == "Essence Mascara Lash Princess"
 GROUNDER = Grounder(CATALOG)
 
 
@@ -45,7 +44,7 @@ def ids(items: list[Recommendation]) -> list[str]:
 
 
 def ground(answer: object, limit: int = 4, **options: Any) -> list[Recommendation]:
-    return GROUNDER.ground(parse_answer(answer), limit=limit, **options)
+    return GROUNDER.ground(parse_response(answer), limit=limit, **options)
 
 
 # --- parsing ---------------------------------------------------------------------
@@ -67,11 +66,11 @@ def ground(answer: object, limit: int = 4, **options: Any) -> list[Recommendatio
         pytest.param({"id": "11", "reason": "r"}, ["11"], id="single-object"),
     ],
 )
-def test_parse_answer_ids(answer: object, expected: list[str]) -> None:
-    assert [item.id for item in parse_answer(answer)] == expected
+def test_parse_response_ids(answer: object, expected: list[str]) -> None:
+    assert [item.id for item in parse_response(answer)] == expected
 
 
-def test_parse_answer_list_lines() -> None:
+def test_parse_response_list_lines() -> None:
     text = (
         "Here are my picks:\n"
         "1. Essence Mascara Lash Princess - volumizing\n"
@@ -79,7 +78,7 @@ def test_parse_answer_list_lines() -> None:
         "- Powder Canister\n"
         "No marker, so not an item\n"
     )
-    items = parse_answer(text)
+    items = parse_response(text)
     assert [item.title for item in items] == [
         "Essence Mascara Lash Princess",
         "Red Lipstick",
@@ -99,13 +98,13 @@ def test_parse_answer_list_lines() -> None:
         pytest.param("{" * 5000 + "}" * 5000, id="deep-nesting"),
     ],
 )
-def test_parse_answer_nothing(answer: object) -> None:
-    assert parse_answer(answer) == []
+def test_parse_response_nothing(answer: object) -> None:
+    assert parse_response(answer) == []
 
 
-def test_parse_answer_bounded() -> None:
+def test_parse_response_bounded() -> None:
     answer = {"items": [{"id": str(n)} for n in range(1000)]}
-    assert len(parse_answer(answer)) == MAX_ANSWER_ITEMS
+    assert len(parse_response(answer)) == MAX_RESPONSE_ITEMS
 
 
 def test_extract_json_skips_invalid() -> None:
@@ -118,21 +117,21 @@ def test_extract_json_skips_invalid() -> None:
 @pytest.mark.parametrize(
     ("item", "expected"),
     [
-        pytest.param(AnswerItem(id="1"), "1", id="id"),
-        pytest.param(AnswerItem(id="999999", title="Red Lipstick"), "4", id="title"),
-        pytest.param(AnswerItem(title="red-lipstick"), "4", id="slug"),
-        pytest.param(AnswerItem(title="  RED   lipstick "), "4", id="title-key"),
-        pytest.param(AnswerItem(id="Red Lipstick"), "4", id="name-as-id"),
+        pytest.param(ResponseItem(id="1"), "1", id="id"),
+        pytest.param(ResponseItem(id="999999", title="Red Lipstick"), "4", id="title"),
+        pytest.param(ResponseItem(title="red-lipstick"), "4", id="slug"),
+        pytest.param(ResponseItem(title="  RED   lipstick "), "4", id="title-key"),
+        pytest.param(ResponseItem(id="Red Lipstick"), "4", id="name-as-id"),
     ],
 )
-def test_grounder_match(item: AnswerItem, expected: str) -> None:
+def test_grounder_match(item: ResponseItem, expected: str) -> None:
     product = GROUNDER.match(item, ())
     assert product is not None
     assert product.id == expected
 
 
 def test_grounder_prefix_among_candidates() -> None:
-    item = AnswerItem(title="Essence Mascara")
+    item = ResponseItem(title="Essence Mascara")
     assert GROUNDER.match(item, ()) is None
     product = GROUNDER.match(item, (MASCARA,))
     assert product is MASCARA
@@ -146,7 +145,7 @@ def test_grounder_prefix_ambiguous() -> None:
         ]
     )
     grounder = Grounder(first)
-    item = AnswerItem(title="Blue Mug")
+    item = ResponseItem(title="Blue Mug")
     assert grounder.match(item, tuple(first)) is None
 
 
@@ -157,7 +156,7 @@ def test_grounder_shared_title_unmatched() -> None:
             {"id": 2, "title": "Mug", "slug": "mug-b"},
         ]
     )
-    assert Grounder(catalog).match(AnswerItem(title="MUG!"), tuple(catalog)) is None
+    assert Grounder(catalog).match(ResponseItem(title="MUG!"), tuple(catalog)) is None
 
 
 def test_ground_drops_invented() -> None:
@@ -223,7 +222,7 @@ def test_ground_reason_bounded_one_line() -> None:
     assert "\x00" not in item.reason
 
 
-# --- hostile answers through the renderer -----------------------------------------
+# --- hostile responses through the renderer ---------------------------------------
 
 HOSTILE_TEXTS = [
     '<script>alert("x")</script>',
@@ -263,7 +262,7 @@ def test_hostile_grounded_neutralised(text: str) -> None:
 @pytest.mark.parametrize("text", HOSTILE_TEXTS)
 def test_hostile_free_text_neutralised(text: str) -> None:
     items = free_recommendations(
-        [AnswerItem(title=f"Mug {text}", reason=text)], limit=4, links=False
+        [ResponseItem(title=f"Mug {text}", reason=text)], limit=4, links=False
     )
     assert [item.url for item in items] == [""]
     assert len(items[0].title) <= MAX_FREE_TITLE
@@ -274,7 +273,7 @@ def test_hostile_free_text_neutralised(text: str) -> None:
 @pytest.mark.parametrize("text", HOSTILE_TEXTS)
 def test_hostile_service_links_checked(text: str) -> None:
     items = free_recommendations(
-        [AnswerItem(id="a", title=f"Mug {text}", url=text, image_url=text)],
+        [ResponseItem(id="a", title=f"Mug {text}", url=text, image_url=text)],
         limit=4,
         links=True,
     )
@@ -288,9 +287,9 @@ def test_hostile_service_links_checked(text: str) -> None:
 def test_free_recommendations_dedupe() -> None:
     items = free_recommendations(
         [
-            AnswerItem(title="Red Mug"),
-            AnswerItem(title="red mug"),
-            AnswerItem(title=""),
+            ResponseItem(title="Red Mug"),
+            ResponseItem(title="red mug"),
+            ResponseItem(title=""),
         ],
         limit=4,
         links=False,
@@ -304,7 +303,7 @@ def test_free_recommendations_dedupe() -> None:
     "text without a catalog never shows as link-less text",
 )
 def test_free_text_rendered_without_link() -> None:
-    items = free_recommendations([AnswerItem(title="Red Mug")], limit=4, links=False)
+    items = free_recommendations([ResponseItem(title="Red Mug")], limit=4, links=False)
     html = render(items)
     assert "Red Mug" in html
     assert "<a " not in html
@@ -374,7 +373,7 @@ def test_user_message_drops_candidates_to_fit() -> None:
 
 
 def test_answer_schema_strict_shape() -> None:
-    schema = answer_schema(3, grounded=True)
+    schema = response_schema(3, grounded=True)
     item = schema["properties"]["items"]  # type: ignore[index]
     assert item["maxItems"] == 3
     assert item["items"]["required"] == ["id", "reason"]

@@ -1,4 +1,4 @@
-"""HTTPProvider: the documented request and answer, grounding, faults, secrets."""
+"""HTTPProvider: the documented request and response, grounding, faults, secrets."""
 
 from __future__ import annotations
 
@@ -74,9 +74,12 @@ def test_repr_hides_secrets() -> None:
         headers={"Authorization": f"Bearer {SECRET}"},
     )
     text = repr(built)
-    assert text == (
-        "HTTPProvider(url='http://127.0.0.1:9/recommend', headers=['Authorization'])"
+    assert text.startswith(
+        "HTTPProvider(url='http://127.0.0.1:9/recommend', headers=['Authorization'], "
     )
+    assert SECRET not in text
+    assert "pass-9x" not in text
+    assert "query-secret" not in text
 
 
 def test_features_are_include() -> None:
@@ -144,7 +147,7 @@ def test_request_values_cleaned() -> None:
     assert sent["interests"] == ["x" * 64]
 
 
-# --- answers -----------------------------------------------------------------------
+# --- responses ---------------------------------------------------------------------
 
 
 def test_answer_without_catalog_keeps_fields() -> None:

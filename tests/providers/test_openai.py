@@ -97,7 +97,26 @@ def test_repr_hides_key() -> None:
     built = provider()
     assert API_KEY not in repr(built)
     assert API_KEY not in str(vars(built))
-    assert repr(built) == f"OpenAIProvider(model='llama3.1:8b', base_url='{BASE}')"
+    assert repr(built).startswith(
+        f"OpenAIProvider(model='llama3.1:8b', base_url='{BASE}', settings='"
+    )
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        pytest.param({"system_prompt": "Be brief."}, id="system-prompt"),
+        pytest.param({"candidates": 5}, id="candidates"),
+        pytest.param({"include": {"interests"}}, id="include"),
+        pytest.param({"structured_output": False}, id="structured-output"),
+    ],
+)
+def test_repr_changes_with_settings(options: dict[str, Any]) -> None:
+    assert repr(provider(**options)) != repr(provider())
+
+
+def test_repr_same_for_same_settings() -> None:
+    assert repr(provider()) == repr(provider())
 
 
 def test_key_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -161,7 +180,7 @@ def test_base_url_trailing_slash() -> None:
     assert str(recorder.requests[0].url) == f"{BASE}/chat/completions"
 
 
-# --- answers -----------------------------------------------------------------------
+# --- responses ---------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -210,12 +229,12 @@ def test_answer_tolerant(content: str) -> None:
             id="detail-shape",
         ),
         pytest.param(
-            json_response({"unexpected": True}), "without choices", id="no-choices"
+            json_response({"unexpected": True}), "returned no choices", id="no-choices"
         ),
         pytest.param(completion(None), "empty message content", id="null-content"),
         pytest.param(
             completion(None, refusal="I can't help with that"),
-            "refused: I can't help with that",
+            "refused the request: I can't help with that",
             id="refusal",
         ),
         pytest.param(

@@ -43,7 +43,9 @@ from emulators.fixtures import ServedEmulator
 from emulators.servers import ResetServer, refused_url, wait_until
 
 BASE = "http://127.0.0.1:9/client/v4"
-MODEL_PATH = f"/client/v4/accounts/{ACCOUNT_ID}/ai/run/@cf/meta/llama-3.1-8b-instruct"
+MODEL_PATH = (
+    f"/client/v4/accounts/{ACCOUNT_ID}/ai/run/@cf/meta/llama-3.1-8b-instruct-fast"
+)
 
 
 def provider(transport: Any = None, **options: Any) -> WorkersAIProvider:
@@ -233,7 +235,7 @@ def test_request_candidates_exclude_page_and_viewed() -> None:
     assert user.count('"id":"') == 10
 
 
-# --- answers -----------------------------------------------------------------------
+# --- responses ---------------------------------------------------------------------
 
 
 def test_answer_object_grounded() -> None:
@@ -285,7 +287,7 @@ def test_answer_without_catalog_free_text() -> None:
         pytest.param(
             json_response(envelope({"usage": {}})),
             ProviderResponseError,
-            "without result.response",
+            "returned no result.response",
             id="no-response",
         ),
         pytest.param(
@@ -383,7 +385,7 @@ def test_answer_too_large() -> None:
 
 
 class Embedder:
-    """Answer embedding requests: texts containing ``favourite`` point one way."""
+    """Respond to embedding requests: texts with ``favourite`` point one way."""
 
     def __init__(self, favourite: str) -> None:
         self.favourite = favourite

@@ -1,7 +1,7 @@
 """The HTTP client that remote providers share, and the call they all make.
 
 Remote providers send one JSON ``POST`` per recommendation and read one
-JSON answer. :class:`ClientPool` keeps one ``httpx.AsyncClient`` per event
+JSON response. :class:`ClientPool` keeps one ``httpx.AsyncClient`` per event
 loop, because a client's connections belong to the loop that opened them:
 an ASGI server's loop and the WSGI adapter's loop thread each get their
 own. :func:`post_json` bounds the whole exchange in time and size, and
@@ -44,7 +44,7 @@ DEFAULT_LIMITS = httpx.Limits(
     max_connections=64, max_keepalive_connections=16, keepalive_expiry=30.0
 )
 
-#: Bytes of an answer that a provider reads at most; a longer one fails.
+#: Bytes of an response that a provider reads at most; a longer one fails.
 MAX_RESPONSE_BYTES = 1024 * 1024
 
 # Characters of a remote error message that go into an exception message.
@@ -248,8 +248,8 @@ def shared_pool() -> ClientPool:
 
 
 @dataclass(frozen=True)
-class HTTPAnswer:
-    """A remote service's answer: status, headers and the whole body."""
+class ServiceResponse:
+    """A remote service's response: status, headers and the whole body."""
 
     status: int
     headers: httpx.Headers
@@ -265,7 +265,7 @@ class HTTPAnswer:
         except (UnicodeDecodeError, ValueError, RecursionError) as exc:
             reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
             raise ProviderResponseError(
-                f"{where} answered HTTP {self.status} with a body that is not valid "
+                f"{where} returned HTTP {self.status} with a body that is not valid "
                 f"JSON ({reason}).",
                 status=self.status,
             ) from None
@@ -281,18 +281,18 @@ async def post_json(
     where: str,
     redact: Redactor,
     max_bytes: int = MAX_RESPONSE_BYTES,
-) -> HTTPAnswer:
-    """POST ``payload`` as JSON to ``url`` and read the whole answer.
+) -> ServiceResponse:
+    """POST ``payload`` as JSON to ``url`` and read the whole response.
 
     ``timeout`` bounds the whole exchange, from connecting to the last
-    byte, so a service that sends its answer a byte at a time cannot hold
+    byte, so a service that sends its response a byte at a time cannot hold
     a request past it. ``where`` names the service in error messages, and
     ``redact`` removes secrets from the text of ``httpx`` errors.
 
-    :raises ProviderTimeout: if the answer is not complete in time.
+    :raises ProviderTimeout: if the response is not complete in time.
     :raises ProviderConnectionError: if no connection can be made, or the
-        connection breaks before the whole answer arrives.
-    :raises ProviderResponseError: if the answer is longer than ``max_bytes``.
+        connection breaks before the whole response arrives.
+    :raises ProviderResponseError: if the response is longer than ``max_bytes``.
     """
     if timeout <= 0:
         raise ProviderTimeout(f"{where} was not called: no time was left.")
@@ -300,13 +300,13 @@ async def post_json(
     started = time.monotonic()
     body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
     try:
-        answer = await asyncio.wait_for(
+        response = await asyncio.wait_for(
             _exchange(client, url, body.encode("utf-8"), headers, timeout, max_bytes),
             timeout,
         )
     except (asyncio.TimeoutError, httpx.TimeoutException):
         raise ProviderTimeout(
-            f"{where} did not answer within {timeout:.3f} s."
+            f"{where} did not response within {timeout:.3f} s."
         ) from None
     except httpx.ConnectError as exc:
         raise ProviderConnectionError(
@@ -316,7 +316,7 @@ async def post_json(
     except (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError) as exc:
         # The connection was reset or closed early: a new one may work.
         raise ProviderConnectionError(
-            f"The connection to {where} broke before the whole answer arrived "
+            f"The connection to {where} broke before the whole response arrived "
             f"({_describe_error(exc, redact)}).",
             retryable=True,
         ) from None
@@ -326,13 +326,13 @@ async def post_json(
         ) from None
 
     logger.debug(
-        "%s answered HTTP %d with %d bytes in %.1f ms",
+        "%s returned HTTP %d with %d bytes in %.1f ms",
         where,
-        answer.status,
-        len(answer.body),
+        response.status,
+        len(response.body),
         (time.monotonic() - started) * 1000,
     )
-    return answer
+    return response
 
 
 def _describe_error(exc: httpx.HTTPError, redact: Redactor) -> str:
@@ -349,7 +349,7 @@ async def _exchange(
     headers: Mapping[str, str],
     timeout: float,
     max_bytes: int,
-) -> HTTPAnswer:
+) -> ServiceResponse:
     request_headers = {"Content-Type": "application/json", **headers}
     async with client.stream(
         "POST",
@@ -368,12 +368,12 @@ async def _exchange(
             if received > max_bytes:
                 raise _too_large(response.status_code, max_bytes)
             chunks.append(chunk)
-        return HTTPAnswer(response.status_code, response.headers, b"".join(chunks))
+        return ServiceResponse(response.status_code, response.headers, b"".join(chunks))
 
 
 def _too_large(status: int, max_bytes: int) -> ProviderResponseError:
     return ProviderResponseError(
-        f"The answer is longer than {max_bytes} bytes, the limit a provider reads.",
+        f"The response is longer than {max_bytes} bytes, the limit a provider reads.",
         status=status,
     )
 

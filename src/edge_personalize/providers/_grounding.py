@@ -1,12 +1,13 @@
-"""Read a model's or a service's answer and ground it in the catalog.
+"""Read a model's or a service's response and ground it in the catalog.
 
-:func:`parse_answer` accepts what models really send: a JSON object as
-asked, a JSON string, JSON inside a Markdown code fence or inside prose,
-or a plain list of names. :class:`Grounder` maps each answered item to a
-catalog product, by id or by name, drops what it cannot map and builds
-every :class:`~edge_personalize.recommendation.Recommendation` from the
-catalog's own fields: a model or a service chooses which products to
-show, never their titles, links, images or prices.
+:func:`parse_response` accepts what models really send: a JSON object as
+requested, a JSON string, JSON inside a Markdown code fence or inside
+prose, or a plain list of names. :class:`Grounder` maps each item of a
+response to a catalog product, by id or by name, and drops what it
+cannot map. It builds every
+:class:`~edge_personalize.recommendation.Recommendation` from the
+catalog's own fields, so a model or a service chooses which products to
+show, but never their titles, links, images or prices.
 """
 
 from __future__ import annotations
@@ -28,13 +29,13 @@ from ..rendering import (
 )
 from ._prompt import clean_value
 
-#: Items of one answer that are read at most; the rest are ignored.
-MAX_ANSWER_ITEMS = 50
+#: Items of one response that are read at most; the rest are ignored.
+MAX_RESPONSE_ITEMS = 50
 
-#: Characters of a text answer that are searched for JSON or names.
-MAX_ANSWER_TEXT = 65536
+#: Characters of a text response that are searched for JSON or names.
+MAX_RESPONSE_TEXT = 65536
 
-# JSON openings tried in a text answer before giving up on JSON.
+# JSON openings tried in a text response before giving up on JSON.
 MAX_JSON_STARTS = 32
 
 # A model's name for a product must have at least this many characters of
@@ -55,8 +56,8 @@ _CURRENCY = re.compile(r"[A-Za-z]{3}")
 
 
 @dataclass(frozen=True)
-class AnswerItem:
-    """One item as an answer names it, before grounding; every field is raw."""
+class ResponseItem:
+    """One item as a response names it, before grounding, with raw fields."""
 
     id: str | None = None
     title: str | None = None
@@ -67,8 +68,8 @@ class AnswerItem:
     currency: str | None = None
 
 
-def parse_answer(value: object, *, lines: bool = True) -> list[AnswerItem]:
-    """Return the items of an answer, whatever its shape; ``[]`` if none.
+def parse_response(value: object, *, lines: bool = True) -> list[ResponseItem]:
+    """Return the items of a response, whatever its shape, or ``[]``.
 
     ``value`` may be an object with an ``items`` list (or
     ``recommendations``, ``products``, ``results``, ``data``), a list of
@@ -77,7 +78,7 @@ def parse_answer(value: object, *, lines: bool = True) -> list[AnswerItem]:
     list of names, each optionally followed by `` - reason``.
     """
     if isinstance(value, str):
-        text = value[:MAX_ANSWER_TEXT]
+        text = value[:MAX_RESPONSE_TEXT]
         parsed = extract_json(text)
         if parsed is None:
             return _list_lines(text) if lines else []
@@ -93,9 +94,9 @@ def parse_answer(value: object, *, lines: bool = True) -> list[AnswerItem]:
     if not isinstance(value, list):
         return []
 
-    items: list[AnswerItem] = []
-    for entry in value[:MAX_ANSWER_ITEMS]:
-        item = _answer_item(entry)
+    items: list[ResponseItem] = []
+    for entry in value[:MAX_RESPONSE_ITEMS]:
+        item = _response_item(entry)
         if item is not None:
             items.append(item)
     return items
@@ -136,16 +137,16 @@ def _loads(text: str) -> object | None:
     return value
 
 
-def _list_lines(text: str) -> list[AnswerItem]:
-    items: list[AnswerItem] = []
+def _list_lines(text: str) -> list[ResponseItem]:
+    items: list[ResponseItem] = []
     for line in text.splitlines():
         match = _LIST_MARKER.match(line)
         if match is None:
             continue
         entry = match.group(1).replace("**", "").strip()
         name, reason = _split_reason(entry)
-        items.append(AnswerItem(title=name, reason=reason or None))
-        if len(items) >= MAX_ANSWER_ITEMS:
+        items.append(ResponseItem(title=name, reason=reason or None))
+        if len(items) >= MAX_RESPONSE_ITEMS:
             break
     return items
 
@@ -157,16 +158,16 @@ def _split_reason(entry: str) -> tuple[str, str]:
     return entry[: match.start()], entry[match.end() :]
 
 
-def _answer_item(entry: object) -> AnswerItem | None:
+def _response_item(entry: object) -> ResponseItem | None:
     if isinstance(entry, str):
-        return AnswerItem(title=entry)
+        return ResponseItem(title=entry)
     scalar_id = _id_text(entry)
     if scalar_id is not None:
-        return AnswerItem(id=scalar_id)
+        return ResponseItem(id=scalar_id)
     if not isinstance(entry, Mapping):
         return None
 
-    item = AnswerItem(
+    item = ResponseItem(
         id=_first(entry, _ID_FIELDS, _id_text),
         title=_first(entry, _NAME_FIELDS, _text),
         reason=_first(entry, _REASON_FIELDS, _text),
@@ -222,7 +223,7 @@ def _currency(value: object) -> str | None:
 
 
 def clean_reason(text: str | None) -> str | None:
-    """Return an answer's reason as one bounded line of text, or ``None``."""
+    """Return a response item's reason as one bounded line of text, or ``None``."""
     if text is None:
         return None
     cleaned = clean_value(text, MAX_REASON_LENGTH)
@@ -230,15 +231,20 @@ def clean_reason(text: str | None) -> str | None:
 
 
 class Grounder:
-    """Map answered items to the products of one catalog.
+    """Map the items of responses to the products of one catalog.
 
-    An item matches, in this order: the product whose id is the item's
-    id; the product whose slug is the item's id or name (or the slug of
-    the name); the one product whose title has the same index key as the
-    name (see :func:`~edge_personalize.catalog.term_key`); the one
-    candidate whose title key starts with the name's key or is the start
-    of it; the product whose id is the name of an item without an id. A
-    name that two products share, or that two candidates start with,
+    An item matches the first of these that exists:
+
+    1. the product whose id is the item's id;
+    2. the product whose slug is the item's name or id, or the slug of
+       the name;
+    3. the one product whose title has the same index key as the name
+       (see :func:`~edge_personalize.catalog.term_key`);
+    4. the one candidate whose title key starts with the name's key, or
+       is the start of it;
+    5. for an item without an id, the product whose id is the name.
+
+    A name that two products share, or that two candidates start with,
     matches nothing.
     """
 
@@ -251,7 +257,9 @@ class Grounder:
             titles[key] = None if key in titles else product
         self._titles = titles
 
-    def match(self, item: AnswerItem, candidates: Sequence[Product]) -> Product | None:
+    def match(
+        self, item: ResponseItem, candidates: Sequence[Product]
+    ) -> Product | None:
         """Return the product that ``item`` names, or ``None``."""
         if item.id is not None:
             product = self.catalog.get(item.id)
@@ -296,7 +304,7 @@ class Grounder:
 
     def ground(
         self,
-        items: Sequence[AnswerItem],
+        items: Sequence[ResponseItem],
         *,
         limit: int,
         candidates: Sequence[Product] = (),
@@ -348,16 +356,16 @@ def product_recommendation(product: Product, reason: str | None) -> Recommendati
 
 
 def free_recommendations(
-    items: Sequence[AnswerItem], *, limit: int, links: bool
+    items: Sequence[ResponseItem], *, limit: int, links: bool
 ) -> list[Recommendation]:
     """Return recommendations of items that no catalog grounds.
 
-    Titles are cleaned and cut to :data:`MAX_FREE_TITLE` characters, and
-    each id is a digest of the title, so that repeats are dropped. With
-    ``links`` (answers of the site's own service), an item keeps its
-    URL, image, price and currency, which the renderer checks again;
-    without it (a model's answer), ``url`` is empty, so the item is text
-    with no link.
+    Titles are cleaned and cut to :data:`MAX_FREE_TITLE` characters.
+    Each id is a digest of the title, so that repeats are dropped. With
+    ``links``, for the responses of a site's own service, an item keeps
+    its URL, image, price and currency, and the renderer checks them
+    again. Without it, for a model's response, ``url`` is empty, so the
+    item is text with no link.
     """
     recommendations: list[Recommendation] = []
     seen: set[str] = set()
@@ -378,7 +386,7 @@ def free_recommendations(
 
 
 def _free_recommendation(
-    item: AnswerItem, item_id: str, title: str, links: bool
+    item: ResponseItem, item_id: str, title: str, links: bool
 ) -> Recommendation:
     if not links:
         return Recommendation(

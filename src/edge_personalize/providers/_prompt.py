@@ -185,7 +185,7 @@ def _viewed(
 
 
 def candidate_data(product: Product, limits: PromptLimits) -> dict[str, object]:
-    """Return what a prompt says about one candidate product."""
+    """Return the data of one candidate product, as a prompt lists it."""
     data: dict[str, object] = {
         "id": product.id,
         "title": clean_value(product.title, limits.max_candidate_text),
@@ -201,11 +201,11 @@ def candidate_data(product: Product, limits: PromptLimits) -> dict[str, object]:
     return data
 
 
-def answer_schema(limit: int, *, grounded: bool) -> dict[str, object]:
-    """Return the JSON schema of the answer: ``{"items": [...]}``.
+def response_schema(limit: int, *, grounded: bool) -> dict[str, object]:
+    """Return the JSON schema of the model's response: ``{"items": [...]}``.
 
     Every property is required and no other is allowed, as OpenAI's strict
-    structured output demands. A grounded answer names catalog ids; a free
+    structured output demands. A grounded response names catalog ids; a free
     one names products in words.
     """
     key = "id" if grounded else "title"

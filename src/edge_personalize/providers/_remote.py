@@ -1,9 +1,9 @@
-"""What the remote providers share: configuration checks, candidates, grounding.
+"""Shared parts of the remote providers: configuration checks, candidates, grounding.
 
 :class:`RemoteProvider` is the base of the Workers AI, OpenAI-compatible
 and HTTP providers. It picks the catalog candidates that a model chooses
 from, sizes each call's timeout from the request's deadline, sends it on
-the shared client and grounds the answer. :class:`ModelProvider` adds
+the shared client and grounds the response. :class:`ModelProvider` adds
 what the two language-model providers share: the prompt, its limits and
 the sampling options.
 """
@@ -11,6 +11,8 @@ the sampling options.
 from __future__ import annotations
 
 import enum
+import hashlib
+import json
 import math
 import time
 from collections.abc import Collection, Mapping, Sequence
@@ -25,13 +27,13 @@ from ..exceptions import ConfigurationError, ProviderTimeout
 from ..recommendation import Recommendation, RecommendationRequest
 from ._client import (
     ClientPool,
-    HTTPAnswer,
     Redactor,
     Secret,
+    ServiceResponse,
     post_json,
     shared_pool,
 )
-from ._grounding import AnswerItem, Grounder, free_recommendations
+from ._grounding import Grounder, ResponseItem, free_recommendations
 from ._prompt import (
     DEFAULT_FREE_SYSTEM_PROMPT,
     DEFAULT_SYSTEM_PROMPT,
@@ -83,15 +85,15 @@ class RemoteProvider:
     """The base of providers that ask a remote service over HTTP.
 
     Subclasses implement :meth:`ask` (send the request, return the
-    answered items) and set ``service``, the name used in messages.
+    items of the response) and set ``service``, the name used in messages.
     """
 
     service = "remote provider"
-    # Whether answers without a catalog keep their links (a site's own
+    # Whether responses without a catalog keep their links (a site's own
     # service) or are shown as text only (a model's invention).
     keeps_links = False
-    # Whether a request without candidates is pointless (a model choosing
-    # among catalog products) rather than answerable (the site's service).
+    # Whether the service chooses among candidates (a model), so that no
+    # request is sent when there are none, or from its own data.
     needs_candidates = True
 
     def __init__(
@@ -156,16 +158,16 @@ class RemoteProvider:
 
     async def ask(
         self, request: RecommendationRequest, candidates: Candidates
-    ) -> list[AnswerItem]:
+    ) -> list[ResponseItem]:
         """Send one request to the service and return the items it names."""
         raise NotImplementedError
 
     async def aclose(self) -> None:
         """Close this event loop's HTTP client and its connections.
 
-        Without a ``transport`` the client is shared by every remote
-        provider, so this closes it for all of them; a later request opens
-        a new one. The personalizer calls this at shutdown.
+        Without a ``transport``, every remote provider shares the client,
+        so this closes it for all of them. A later request opens a new one.
+        The personalizer calls this at shutdown.
         """
         await self._pool.aclose()
 
@@ -196,7 +198,7 @@ class RemoteProvider:
 
     def ground(
         self,
-        items: Sequence[AnswerItem],
+        items: Sequence[ResponseItem],
         request: RecommendationRequest,
         candidates: Candidates,
         *,
@@ -236,7 +238,7 @@ class RemoteProvider:
         payload: object,
         request: RecommendationRequest,
         headers: Mapping[str, str],
-    ) -> HTTPAnswer:
+    ) -> ServiceResponse:
         """POST ``payload`` to ``url`` on the shared client, within the budget."""
         return await post_json(
             self._pool.client(),
@@ -275,6 +277,19 @@ class ModelProvider(RemoteProvider):
         self.limits = limits or PromptLimits()
         self.model_reasons = bool(model_reasons)
 
+    def model_settings(self) -> dict[str, object]:
+        """Return the settings that shape the prompt and the model's response."""
+        return {
+            "system_prompt": self.system_prompt,
+            "max_tokens": self.max_tokens,
+            "temperature": self.temperature,
+            "limits": self.limits,
+            "model_reasons": self.model_reasons,
+            "candidates": self.candidates,
+            "include": sorted(self.include),
+            "current_param": self._ranker.current_param if self._ranker else None,
+        }
+
     def messages(
         self, request: RecommendationRequest, candidates: Candidates
     ) -> list[dict[str, str]]:
@@ -298,7 +313,7 @@ class ModelProvider(RemoteProvider):
 
     def ground(
         self,
-        items: Sequence[AnswerItem],
+        items: Sequence[ResponseItem],
         request: RecommendationRequest,
         candidates: Candidates,
         *,
@@ -311,6 +326,17 @@ class ModelProvider(RemoteProvider):
             candidates,
             model_reasons=model_reasons and self.model_reasons,
         )
+
+
+def settings_digest(settings: Mapping[str, object]) -> str:
+    """Return 8 hex digits that change whenever one of ``settings`` does.
+
+    Providers show it in their repr, which caches use to tell chains
+    apart, so a new prompt or limit never reuses entries of the old one.
+    No secret may be among the settings.
+    """
+    data = json.dumps(settings, sort_keys=True, default=repr, ensure_ascii=False)
+    return hashlib.blake2b(data.encode("utf-8"), digest_size=4).hexdigest()
 
 
 def _check_catalog(catalog: object, name: str) -> Catalog | None:

@@ -1,8 +1,8 @@
 """The provider chain: ask providers in order until a slot has its items.
 
-Each provider call is bounded by the provider's own timeout and by the
-slot's deadline, retried only when the error is retryable and a second
-attempt fits before the deadline, and guarded by a circuit breaker that
+The provider's own timeout and the slot's deadline bound each provider
+call. A failed call is retried only when the error is retryable and a
+second attempt fits before the deadline. A circuit breaker per provider
 stops calling a failing service for a while.
 """
 
@@ -108,9 +108,9 @@ class CircuitBreaker:
     a failed one opens it for another ``recovery`` seconds. A call that
     is cancelled or declined is neither a success nor a failure.
 
-    One breaker may be shared by several chains (a remote provider owns
-    one, so every slot that uses it sees the same state), and by several
-    event loops: its state is guarded by a lock.
+    Several chains may share one breaker: a remote provider owns one, so
+    every slot that uses the provider shares its state. A lock guards the
+    state, because the chains may run in different event loops and threads.
 
     :param clock: the time source, ``time.monotonic`` by default.
     """
@@ -196,7 +196,7 @@ class CircuitBreaker:
 
 @dataclass(frozen=True)
 class _Settings:
-    """How the chain calls one provider."""
+    """The timeout and the circuit breaker of one provider in a chain."""
 
     timeout: float | None
     breaker: CircuitBreaker | None
@@ -443,7 +443,7 @@ class ProviderChain:
         elif outcome:
             if breaker.succeeded():
                 logger.info(
-                    "Provider %r answered again; chain %r calls it again",
+                    "Provider %r succeeded again; chain %r calls it again",
                     provider,
                     self.name,
                 )
@@ -512,7 +512,7 @@ async def _call(
         return await asyncio.wait_for(provider.recommend(request), budget)
     except asyncio.TimeoutError:
         raise ProviderTimeout(
-            f"It did not answer within {budget * 1000:.0f} ms."
+            f"It did not respond within {budget * 1000:.0f} ms."
         ) from None
 
 

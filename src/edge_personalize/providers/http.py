@@ -26,7 +26,6 @@ import httpx
 from ..catalog import Catalog
 from ..exceptions import ConfigurationError, ProviderResponseError
 from ..recommendation import RecommendationRequest
-from ._answers import read_answer
 from ._client import (
     MAX_RESPONSE_BYTES,
     Secret,
@@ -34,14 +33,16 @@ from ._client import (
     describe_url,
     remote_text,
 )
-from ._grounding import AnswerItem, parse_answer
+from ._grounding import ResponseItem, parse_response
 from ._prompt import DEFAULT_INCLUDE, PromptLimits, visitor_data
 from ._remote import (
     DEFAULT_BREAKER,
     BreakerDefault,
     Candidates,
     RemoteProvider,
+    settings_digest,
 )
+from ._responses import read_response
 from .chain import CircuitBreaker
 
 __all__ = ["HTTPProvider"]
@@ -59,7 +60,7 @@ class HTTPProvider(RemoteProvider):
     Each request POSTs ``{"version": 1, "slot", "limit", "context"}`` to
     ``url``, where ``context`` contains the cleaned and bounded fields in
     ``include``, and nothing else about the request: no IP address,
-    cookie or user agent. The service answers ``{"items": [...]}`` (or a
+    cookie or user agent. The service responds with ``{"items": [...]}`` (or a
     bare list) of objects with ``id``, ``title``, ``url`` and optionally
     ``image_url``, ``price``, ``currency`` and ``reason``.
 
@@ -127,10 +128,17 @@ class HTTPProvider(RemoteProvider):
         self._headers = checked_headers
         # The service gets the context as it is, not catalog candidates.
         self.features = self.include
+        #: A digest of the settings that shape the request, for caches.
+        self.settings_key = settings_digest(
+            {"include": sorted(self.include), "limits": self.limits}
+        )
 
     def __repr__(self) -> str:
         names = sorted(self._headers)
-        return f"HTTPProvider(url={describe_url(self.url)!r}, headers={names!r})"
+        return (
+            f"HTTPProvider(url={describe_url(self.url)!r}, headers={names!r}, "
+            f"settings={self.settings_key!r})"
+        )
 
     async def pick_candidates(self, request: RecommendationRequest) -> Candidates:
         """Return no candidates: the service chooses from its own data."""
@@ -138,7 +146,7 @@ class HTTPProvider(RemoteProvider):
 
     async def ask(
         self, request: RecommendationRequest, candidates: Candidates
-    ) -> list[AnswerItem]:
+    ) -> list[ResponseItem]:
         """POST the request's context to the service and return its items."""
         payload = {
             "version": PROTOCOL_VERSION,
@@ -146,19 +154,19 @@ class HTTPProvider(RemoteProvider):
             "limit": request.limit,
             "context": visitor_data(request.context, self.include, self.limits),
         }
-        answer = await self.post(self.url, payload, request, self._headers)
-        body = read_answer(answer, self.service, self.redactor)
+        response = await self.post(self.url, payload, request, self._headers)
+        body = read_response(response, self.service, self.redactor)
         if isinstance(body, Mapping):
             items = body.get("items")
         else:
             items = body
         if not isinstance(items, list):
             raise ProviderResponseError(
-                f"{self.service} answered without an items list: "
+                f"{self.service} returned no items list: "
                 f"{remote_text(body, self.redactor)}",
-                status=answer.status,
+                status=response.status,
             )
-        return parse_answer(items)
+        return parse_response(items)
 
 
 def _check_headers(headers: object, name: str) -> dict[str, str]:

@@ -14,10 +14,9 @@ import httpx
 from ..catalog import Catalog
 from ..exceptions import ConfigurationError, ProviderResponseError
 from ..recommendation import RecommendationRequest
-from ._answers import read_answer
 from ._client import MAX_RESPONSE_BYTES, check_base_url, remote_text, resolve_secret
-from ._grounding import AnswerItem, parse_answer
-from ._prompt import DEFAULT_INCLUDE, PromptLimits, answer_schema
+from ._grounding import ResponseItem, parse_response
+from ._prompt import DEFAULT_INCLUDE, PromptLimits, response_schema
 from ._remote import (
     DEFAULT_BREAKER,
     DEFAULT_CANDIDATES,
@@ -26,7 +25,9 @@ from ._remote import (
     Candidates,
     ModelProvider,
     check_text,
+    settings_digest,
 )
+from ._responses import read_response
 from .chain import CircuitBreaker
 
 __all__ = ["OpenAIProvider"]
@@ -41,7 +42,7 @@ class OpenAIProvider(ModelProvider):
     embedded recommender and asks the model to choose and order up to
     ``request.limit`` of them. With ``structured_output`` the request
     asks for ``response_format: {"type": "json_schema", "json_schema":
-    {"name", "schema", "strict": true}}``. Servers that ignore it answer
+    {"name", "schema", "strict": true}}``. Servers that ignore it response
     with free text, which is searched for JSON (a code fence or an object
     inside prose) and then for a list of names, so both kinds of server
     work. Items are grounded in the catalog; without a catalog the model
@@ -60,7 +61,7 @@ class OpenAIProvider(ModelProvider):
         is sent, which local servers accept. It never appears in logs,
         messages or this object's repr.
     :param catalog: the :class:`~edge_personalize.catalog.Catalog` that
-        answers are grounded in, or ``None``.
+        responses are grounded in, or ``None``.
     :param max_tokens_param: the name of the token limit in the request:
         ``"max_tokens"``, or ``"max_completion_tokens"`` for OpenAI's
         reasoning models, which reject the former.
@@ -129,13 +130,24 @@ class OpenAIProvider(ModelProvider):
         self.max_tokens_param = max_tokens_param
         self.url = f"{self.base_url}/chat/completions"
         self._key = key
+        #: A digest of the settings that shape the response, for caches.
+        self.settings_key = settings_digest(
+            {
+                **self.model_settings(),
+                "structured_output": self.structured_output,
+                "max_tokens_param": self.max_tokens_param,
+            }
+        )
 
     def __repr__(self) -> str:
-        return f"OpenAIProvider(model={self.model!r}, base_url={self.base_url!r})"
+        return (
+            f"OpenAIProvider(model={self.model!r}, base_url={self.base_url!r}, "
+            f"settings={self.settings_key!r})"
+        )
 
     async def ask(
         self, request: RecommendationRequest, candidates: Candidates
-    ) -> list[AnswerItem]:
+    ) -> list[ResponseItem]:
         """Ask the model to choose for ``request``; return the items it names."""
         payload: dict[str, object] = {
             "model": self.model,
@@ -146,7 +158,7 @@ class OpenAIProvider(ModelProvider):
             "stream": False,
         }
         if self.structured_output:
-            schema = answer_schema(request.limit, grounded=self.catalog is not None)
+            schema = response_schema(request.limit, grounded=self.catalog is not None)
             payload["response_format"] = {
                 "type": "json_schema",
                 "json_schema": {
@@ -159,32 +171,33 @@ class OpenAIProvider(ModelProvider):
         headers = {}
         if self._key is not None:
             headers["Authorization"] = f"Bearer {self._key.reveal()}"
-        answer = await self.post(self.url, payload, request, headers)
-        body = read_answer(answer, self.service, self.redactor)
-        return parse_answer(self._content(body))
+        response = await self.post(self.url, payload, request, headers)
+        body = read_response(response, self.service, self.redactor)
+        return parse_response(self._content(body))
 
     def _content(self, body: object) -> str:
         choices = body.get("choices") if isinstance(body, Mapping) else None
         if not isinstance(choices, list) or not choices:
             raise ProviderResponseError(
-                f"{self.service} answered without choices: "
+                f"{self.service} returned no choices: "
                 f"{remote_text(body, self.redactor)}"
             )
         first = choices[0]
         message = first.get("message") if isinstance(first, Mapping) else None
         if not isinstance(message, Mapping):
             raise ProviderResponseError(
-                f"{self.service} answered with a choice without a message."
+                f"{self.service} returned a choice without a message."
             )
 
         refusal = message.get("refusal")
         if isinstance(refusal, str) and refusal:
             raise ProviderResponseError(
-                f"{self.service}'s model refused: {remote_text(refusal, self.redactor)}"
+                f"{self.service}'s model refused the request: "
+                f"{remote_text(refusal, self.redactor)}"
             )
         content = message.get("content")
         if not isinstance(content, str) or not content.strip():
             raise ProviderResponseError(
-                f"{self.service} answered with an empty message content."
+                f"{self.service} returned an empty message content."
             )
         return content

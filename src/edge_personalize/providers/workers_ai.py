@@ -2,9 +2,9 @@
 
 Each request is one ``POST {base_url}/accounts/{account_id}/ai/run/{model}``
 with a bearer token. In ``"text"`` mode a text-generation model chooses
-among catalog candidates and answers in JSON mode; in ``"embeddings"``
+among catalog candidates and responds in JSON mode. In ``"embeddings"``
 mode an embedding model re-ranks the candidates by their similarity to
-what the visitor is interested in. See ``docs/providers.md``.
+the visitor's interests. See ``docs/providers.md``.
 """
 
 from __future__ import annotations
@@ -21,15 +21,14 @@ import httpx
 from ..catalog import Catalog, Product
 from ..exceptions import ConfigurationError, ProviderResponseError, ProviderUnavailable
 from ..recommendation import RecommendationRequest
-from ._answers import read_answer
 from ._client import (
     MAX_RESPONSE_BYTES,
     check_base_url,
     remote_text,
     resolve_secret,
 )
-from ._grounding import AnswerItem, parse_answer
-from ._prompt import DEFAULT_INCLUDE, PromptLimits, answer_schema, clean_value
+from ._grounding import ResponseItem, parse_response
+from ._prompt import DEFAULT_INCLUDE, PromptLimits, clean_value, response_schema
 from ._remote import (
     DEFAULT_BREAKER,
     DEFAULT_CANDIDATES,
@@ -38,7 +37,9 @@ from ._remote import (
     Candidates,
     ModelProvider,
     check_text,
+    settings_digest,
 )
+from ._responses import read_response
 from .chain import CircuitBreaker
 
 __all__ = ["WorkersAIProvider"]
@@ -48,11 +49,11 @@ CLOUDFLARE_API = "https://api.cloudflare.com/client/v4"
 
 #: The default model of each mode.
 DEFAULT_MODELS = {
-    "text": "@cf/meta/llama-3.1-8b-instruct",
+    "text": "@cf/meta/llama-3.1-8b-instruct-fast",
     "embeddings": "@cf/baai/bge-base-en-v1.5",
 }
 
-# Model names such as "@cf/meta/llama-3.1-8b-instruct" go into the URL
+# Model names such as "@cf/meta/llama-3.1-8b-instruct-fast" go into the URL
 # path as they are, so only the characters Cloudflare's names use pass.
 _MODEL_NAME = re.compile(
     r"@?[A-Za-z0-9][A-Za-z0-9._-]*(?:/[A-Za-z0-9][A-Za-z0-9._-]*)*"
@@ -71,7 +72,7 @@ class WorkersAIProvider(ModelProvider):
     model to choose and order up to ``request.limit`` of them. The request
     sets ``messages``, ``max_tokens``, ``temperature`` and, with
     ``json_mode``, a ``response_format`` with the JSON schema of the
-    answer. In JSON mode ``result.response`` is an object; without it,
+    response. In JSON mode ``result.response`` is an object; without it,
     it is text, which is searched for JSON or a list of names. Items are
     grounded in the catalog (see ``docs/providers.md``); without a catalog
     the model names products freely and they are shown as text without
@@ -84,17 +85,17 @@ class WorkersAIProvider(ModelProvider):
     Product vectors are kept in memory, so later requests embed only the
     visitor's text and products not seen before. A visitor without
     interests and without a current product is declined, so the next
-    provider of the chain answers.
+    provider of the chain fills the slot.
 
     :param account_id: the Cloudflare account id; by default the
         environment variable named by ``account_id_env``.
     :param api_token: an API token with Workers AI read permission; by
         default the environment variable named by ``api_token_env``. It
         never appears in logs, messages or this object's repr.
-    :param model: the model name, such as ``"@cf/meta/llama-3.1-8b-instruct"``;
+    :param model: the model name, such as ``"@cf/meta/llama-3.1-8b-instruct-fast"``;
         the default depends on ``mode``.
     :param catalog: the :class:`~edge_personalize.catalog.Catalog` that
-        answers are grounded in, or ``None``.
+        responses are grounded in, or ``None``.
     :param base_url: the API's base URL, up to ``/client/v4``. Tests and
         gateways point it elsewhere.
     :param timeout: seconds one call may take; the slot deadline cuts it.
@@ -140,9 +141,10 @@ class WorkersAIProvider(ModelProvider):
         token = resolve_secret(api_token, api_token_env, "api_token", name)
         if token is None:
             raise ConfigurationError(
-                f"{name}: no API token; pass api_token=... or set the environment "
-                f"variable {api_token_env or 'CLOUDFLARE_API_TOKEN'}."
+                f"{name}: the API token is missing; pass api_token=... or set the "
+                f"environment variable {api_token_env or 'CLOUDFLARE_API_TOKEN'}."
             )
+
         super().__init__(
             catalog=catalog,
             timeout=timeout,
@@ -159,15 +161,8 @@ class WorkersAIProvider(ModelProvider):
             limits=limits,
             model_reasons=model_reasons,
         )
-        if mode not in DEFAULT_MODELS:
-            raise ConfigurationError(
-                f"{name}: mode={mode!r} is invalid; use 'text' or 'embeddings'."
-            )
-        if mode == "embeddings" and self.catalog is None:
-            raise ConfigurationError(
-                f"{name}: mode='embeddings' re-ranks catalog products, so it needs "
-                "catalog=Catalog.from_file(...)."
-            )
+        _check_mode(mode, self.catalog, name)
+
         self.mode = mode
         self.account_id = _account_id(account_id, account_id_env, name)
         self.model = _model_name(DEFAULT_MODELS[mode] if model is None else model, name)
@@ -176,6 +171,7 @@ class WorkersAIProvider(ModelProvider):
         self.url = f"{self.base_url}/accounts/{self.account_id}/ai/run/{self.model}"
         self._token = token
         self._vectors = _VectorCache(MAX_CACHED_VECTORS)
+
         if mode == "embeddings":
             # The model only orders the candidates, so reasons come from the
             # catalog recommender, and the visitor's interests and current
@@ -183,15 +179,21 @@ class WorkersAIProvider(ModelProvider):
             self.model_reasons = False
             self.features = frozenset({"interests", "params", "viewed"})
 
+        #: A digest of the settings that shape the response, for caches.
+        self.settings_key = settings_digest(
+            {**self.model_settings(), "json_mode": self.json_mode}
+        )
+
     def __repr__(self) -> str:
         return (
             f"WorkersAIProvider(model={self.model!r}, mode={self.mode!r}, "
-            f"base_url={self.base_url!r}, account_id={self.account_id!r})"
+            f"base_url={self.base_url!r}, account_id={self.account_id!r}, "
+            f"settings={self.settings_key!r})"
         )
 
     async def ask(
         self, request: RecommendationRequest, candidates: Candidates
-    ) -> list[AnswerItem]:
+    ) -> list[ResponseItem]:
         """Run the model on ``request`` and return the items it names."""
         if self.mode == "embeddings":
             return await self._rank_by_similarity(request, candidates)
@@ -205,44 +207,44 @@ class WorkersAIProvider(ModelProvider):
         if self.json_mode:
             payload["response_format"] = {
                 "type": "json_schema",
-                "json_schema": answer_schema(request.limit, grounded=grounded),
+                "json_schema": response_schema(request.limit, grounded=grounded),
             }
         result = await self._run(payload, request)
 
         if not isinstance(result, Mapping) or "response" not in result:
             raise ProviderResponseError(
-                f"{self.service} answered without result.response: "
+                f"{self.service} returned no result.response: "
                 f"{remote_text(result, self.redactor)}"
             )
         response = result["response"]
         if not isinstance(response, (str, Mapping, list)):
             raise ProviderResponseError(
-                f"{self.service} answered with a result.response of type "
+                f"{self.service} returned a result.response of type "
                 f"{type(response).__name__}, not text or JSON."
             )
-        return parse_answer(response)
+        return parse_response(response)
 
     async def _run(
         self, payload: Mapping[str, object], request: RecommendationRequest
     ) -> object:
-        answer = await self.post(
+        response = await self.post(
             self.url,
             payload,
             request,
             headers={"Authorization": f"Bearer {self._token.reveal()}"},
         )
-        body = read_answer(answer, self.service, self.redactor)
+        body = read_response(response, self.service, self.redactor)
         if not isinstance(body, Mapping) or body.get("success") is not True:
             raise ProviderResponseError(
-                f"{self.service} answered HTTP {answer.status} without "
+                f"{self.service} returned HTTP {response.status} without "
                 f'"success": true: {remote_text(body, self.redactor)}',
-                status=answer.status,
+                status=response.status,
             )
         return body.get("result")
 
     async def _rank_by_similarity(
         self, request: RecommendationRequest, candidates: Candidates
-    ) -> list[AnswerItem]:
+    ) -> list[ResponseItem]:
         query = self._query_text(request, candidates)
         if not query:
             raise ProviderUnavailable(
@@ -268,12 +270,12 @@ class WorkersAIProvider(ModelProvider):
         scored: list[tuple[float, int, Product]] = []
         for position, product in enumerate(candidates.products):
             vector = known[product.id]
-            # A model whose vectors change length is answering nonsense.
+            # Vectors of different lengths cannot be compared: skip the product.
             if len(vector) == len(query_vector):
                 similarity = _cosine(query_vector, vector)
                 scored.append((-similarity, position, product))
         scored.sort(key=lambda entry: (entry[0], entry[1]))
-        return [AnswerItem(id=product.id) for _, _, product in scored]
+        return [ResponseItem(id=product.id) for _, _, product in scored]
 
     def _query_text(
         self, request: RecommendationRequest, candidates: Candidates
@@ -293,15 +295,27 @@ class WorkersAIProvider(ModelProvider):
         data = result.get("data") if isinstance(result, Mapping) else None
         if not isinstance(data, list) or len(data) != len(texts):
             raise ProviderResponseError(
-                f"{self.service} answered without {len(texts)} vectors in result.data."
+                f"{self.service} did not return {len(texts)} vectors in result.data."
             )
         vectors = [_vector(item) for item in data]
         if any(vector is None for vector in vectors):
             raise ProviderResponseError(
-                f"{self.service} answered with a vector in result.data that is "
+                f"{self.service} returned a vector in result.data that is "
                 "not a list of finite numbers."
             )
         return [vector for vector in vectors if vector is not None]
+
+
+def _check_mode(mode: object, catalog: Catalog | None, name: str) -> None:
+    if mode not in DEFAULT_MODELS:
+        raise ConfigurationError(
+            f"{name}: mode={mode!r} is invalid; use 'text' or 'embeddings'."
+        )
+    if mode == "embeddings" and catalog is None:
+        raise ConfigurationError(
+            f"{name}: mode='embeddings' re-ranks catalog products, so it needs "
+            "catalog=Catalog.from_file(...)."
+        )
 
 
 def _account_id(value: str | None, env_name: str | None, name: str) -> str:
@@ -309,8 +323,8 @@ def _account_id(value: str | None, env_name: str | None, name: str) -> str:
         value = os.environ.get(env_name) or None
     if value is None:
         raise ConfigurationError(
-            f"{name}: no account id; pass account_id=... or set the environment "
-            f"variable {env_name or 'CLOUDFLARE_ACCOUNT_ID'}."
+            f"{name}: the account id is missing; pass account_id=... or set the "
+            f"environment variable {env_name or 'CLOUDFLARE_ACCOUNT_ID'}."
         )
     if not isinstance(value, str) or not _ACCOUNT_ID.fullmatch(value):
         raise ConfigurationError(
@@ -325,7 +339,7 @@ def _model_name(value: object, name: str) -> str:
     if not _MODEL_NAME.fullmatch(text) or ".." in text:
         raise ConfigurationError(
             f"{name}: model={value!r} is not a Workers AI model name; use a name "
-            "such as '@cf/meta/llama-3.1-8b-instruct'."
+            "such as '@cf/meta/llama-3.1-8b-instruct-fast'."
         )
     return text
 

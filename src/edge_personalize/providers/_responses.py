@@ -1,4 +1,4 @@
-"""Turn a remote service's HTTP answer into its JSON body or a ProviderError.
+"""Turn a remote service's HTTP response into its JSON body or a ProviderError.
 
 Services report errors in several shapes, and some send them with HTTP
 200. :func:`error_details` reads the common ones:
@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ..exceptions import ProviderRateLimited, ProviderResponseError
-from ._client import HTTPAnswer, Redactor, remote_text, retry_after
+from ._client import Redactor, ServiceResponse, remote_text, retry_after
 
 # Workers AI's code for "no more data centers to forward the request to",
 # sent with HTTP 429: a lack of capacity that passes, not a quota.
@@ -77,37 +77,37 @@ def _cloudflare_error(errors: object) -> tuple[str, str | int | None]:
     return _message(first) or "no message", code
 
 
-def read_answer(answer: HTTPAnswer, where: str, redact: Redactor) -> object:
-    """Return the JSON body of ``answer`` if it reports success.
+def read_response(response: ServiceResponse, where: str, redact: Redactor) -> object:
+    """Return the JSON body of ``response`` if it reports success.
 
     :raises ProviderRateLimited: for HTTP 429 or Workers AI code 3040,
-        retryable when the service said when to retry or lacks capacity.
+        retryable when the service sent a retry hint or lacks capacity.
     :raises ProviderResponseError: for another error status, an error
         body (whatever the status) or a body that is not JSON. HTTP 503
         is retryable.
     """
     try:
-        body = answer.json(where)
+        body = response.json(where)
     except ProviderResponseError:
-        if answer.status < 400:
+        if response.status < 400:
             raise
-        text = answer.body.decode("utf-8", "replace")
-        raise _status_error(answer, where, remote_text(text, redact), None) from None
+        text = response.body.decode("utf-8", "replace")
+        raise _status_error(response, where, remote_text(text, redact), None) from None
 
     message, code = error_details(body)
-    if message is None and answer.status < 400:
+    if message is None and response.status < 400:
         return body
     text = remote_text(message or "no error message", redact)
-    raise _status_error(answer, where, text, code)
+    raise _status_error(response, where, text, code)
 
 
 def _status_error(
-    answer: HTTPAnswer, where: str, text: str, code: str | int | None
+    response: ServiceResponse, where: str, text: str, code: str | int | None
 ) -> ProviderResponseError:
-    status = answer.status
-    hint = retry_after(answer.headers)
+    status = response.status
+    hint = retry_after(response.headers)
     described = f" (code {code!r})" if code is not None else ""
-    message = f"{where} answered HTTP {status} with an error{described}: {text}"
+    message = f"{where} returned HTTP {status} with an error{described}: {text}"
 
     out_of_capacity = code in (
         CLOUDFLARE_OUT_OF_CAPACITY,
