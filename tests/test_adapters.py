@@ -484,3 +484,86 @@ def test_provider_within_deadline_used(run: Runner) -> None:
     result = run(make(provider, deadline=2.0), html_response(PAGE))
     assert result.body == PERSONALIZED
     assert provider.completed == 1
+
+
+class StrayBaseException(BaseException):
+    """Not an Exception: what a careless provider or renderer might raise."""
+
+
+class BaseExceptionProvider:
+    features: frozenset[str] = frozenset()
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+    async def recommend(self, request: RecommendationRequest) -> list[Recommendation]:
+        raise self.error
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        pytest.param(StrayBaseException("boom"), id="custom"),
+        pytest.param(KeyboardInterrupt(), id="keyboard-interrupt"),
+        pytest.param(SystemExit(3), id="system-exit"),
+    ],
+)
+def test_provider_base_exception_falls_back(run: Runner, error: BaseException) -> None:
+    result = run(make(BaseExceptionProvider(error)), html_response(PAGE))
+    assert result.body == PAGE
+    # The loop that ran the provider still serves the next request.
+    again = run(make(), html_response(PAGE))
+    assert again.body == PERSONALIZED
+
+
+def raising_renderer(
+    slot: str, items: Sequence[Recommendation], context: Context
+) -> str:
+    raise StrayBaseException("template bug")
+
+
+def test_renderer_base_exception_falls_back(run: Runner) -> None:
+    personalizer = Personalizer(
+        routes=["/shop/:rest*"],
+        slots={"recs": Slot([StaticProvider([ITEM])], renderer=raising_renderer)},
+    )
+    result = run(personalizer, html_response(PAGE))
+    assert result.body == PAGE
+
+
+class EndlessProvider:
+    """Returns a sequence far too long to walk: a billion entries."""
+
+    features: frozenset[str] = frozenset()
+
+    async def recommend(self, request: RecommendationRequest) -> range:
+        return range(10**9)
+
+
+def test_huge_provider_result_bounded(run: Runner) -> None:
+    # Walking every entry would take minutes and trip the test timeout.
+    chain_first = [EndlessProvider(), StaticProvider([ITEM])]
+    personalizer = Personalizer(
+        routes=["/shop/:rest*"],
+        slots={"recs": Slot(chain_first, renderer=fixed_renderer)},  # type: ignore[list-item]
+    )
+    result = run(personalizer, html_response(PAGE))
+    assert result.body == PERSONALIZED
+
+
+def test_cdn_directives_dropped(run: Runner) -> None:
+    headers = [
+        HTML,
+        ("Cache-Control", "public, max-age=600"),
+        ("CDN-Cache-Control", "public, max-age=600"),
+        ("Cloudflare-CDN-Cache-Control", "max-age=600"),
+        ("Surrogate-Control", "max-age=600"),
+        ("Fastly-Surrogate-Control", "max-age=600"),
+    ]
+    result = run(make(), Downstream(chunks=[PAGE], headers=headers))
+    assert result.body == PERSONALIZED
+    assert result.header("Cache-Control") == "private, max-age=600"
+    assert result.header("CDN-Cache-Control") is None
+    assert result.header("Cloudflare-CDN-Cache-Control") is None
+    assert result.header("Surrogate-Control") is None
+    assert result.header("Fastly-Surrogate-Control") is None

@@ -173,3 +173,65 @@ def test_pathsend_passes_through() -> None:
 def test_middleware_needs_personalizer() -> None:
     with pytest.raises(TypeError, match="Personalizer"):
         PersonalizeMiddleware(lambda *a: None, personalizer="nope")  # type: ignore[arg-type]
+
+
+def test_second_start_reaches_server() -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": HTML})
+        await send(
+            {"type": "http.response.body", "body": b"<h1>Mug</h1>", "more_body": True}
+        )
+        await send({"type": "http.response.start", "status": 200, "headers": HTML})
+
+    recorder = Recorder()
+    with pytest.raises(AssertionError, match="response already started"):
+        asyncio.run(
+            PersonalizeMiddleware(app, make())(scope(), _receive_forever, recorder.send)
+        )
+    # What the app sent before its mistake reached the server unchanged.
+    assert recorder.messages[1]["body"] == b"<h1>Mug</h1>"
+
+
+def test_message_after_end_reaches_server() -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": HTML})
+        await send({"type": "http.response.body", "body": PAGE})
+        await send({"type": "http.response.body", "body": b"extra"})
+
+    recorder = Recorder()
+    with pytest.raises(AssertionError, match="after the final body"):
+        asyncio.run(
+            PersonalizeMiddleware(app, make())(scope(), _receive_forever, recorder.send)
+        )
+
+
+def test_lifespan_shutdown_closes_personalizer() -> None:
+    closed: list[bool] = []
+
+    class Closable:
+        features: frozenset[str] = frozenset()
+
+        async def recommend(self, request: Any) -> list[Any]:
+            return []
+
+        async def aclose(self) -> None:
+            closed.append(True)
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "lifespan.shutdown.complete"})
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "lifespan.shutdown"}
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    personalizer = make(Closable())
+    asyncio.run(
+        PersonalizeMiddleware(app, personalizer)({"type": "lifespan"}, receive, send)
+    )
+    assert closed == [True]
+    assert sent == [{"type": "lifespan.shutdown.complete"}]

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 import csv
-import os
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any

@@ -296,3 +296,16 @@ def test_abandoned_plan_cancels_cache_fill() -> None:
     asyncio.run(main())
     assert provider.finished == 0
     assert provider.cancelled == 1
+
+
+def test_provider_class_rejected() -> None:
+    with pytest.raises(ConfigurationError, match="pass an instance"):
+        Personalizer(routes=["/"], providers=[StaticProvider])  # type: ignore[list-item]
+
+
+@pytest.mark.parametrize("value", ["no", 0, 1, None], ids=repr)
+def test_personalize_bots_must_be_bool(value: Any) -> None:
+    with pytest.raises(ConfigurationError, match="personalize_bots"):
+        Personalizer(
+            routes=["/"], providers=[StaticProvider([ITEM])], personalize_bots=value
+        )

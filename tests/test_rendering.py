@@ -604,7 +604,8 @@ URL_TEXT = TEXT | st.text(
     heading=st.none() | TEXT,
     item_id=TEXT,
     title=st.text(min_size=1, max_size=300),
-    url=st.tuples(URL_PREFIXES, URL_TEXT).map("".join),
+    # An empty URL renders a link-less item; a unit test covers that.
+    url=st.tuples(URL_PREFIXES, URL_TEXT).map("".join).filter(bool),
     image_url=st.none() | st.tuples(URL_PREFIXES, URL_TEXT).map("".join),
     price=st.none() | st.floats(min_value=0, max_value=1e12),
     currency=st.none() | st.text(max_size=5),
@@ -725,3 +726,12 @@ def test_shape_sees_comments() -> None:
     # through a text would pass unseen.
     root = parse_html5lib("<div><!-- c --><b></b></div>")
     assert len(shape(root)[2]) == 2
+
+
+def test_render_empty_url_as_text() -> None:
+    item = Recommendation(id="7", title="Red <Mug>", url="", price=3.5)
+    markup = render_recommendations("recs", [item], Context())
+    assert "<a " not in markup
+    assert '<span class="ep-recs__link">' in markup
+    assert "Red &lt;Mug&gt;" in markup
+    assert markup.count("<span") == markup.count("</span>")

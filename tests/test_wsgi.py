@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from adapter_harness import BROWSER, _environ
-from edge_personalize._loop import LoopThread
+from edge_personalize._loop import LOOP_MARGIN, LoopThread
 from edge_personalize.wsgi import PersonalizeMiddleware
 from test_adapters import FRAGMENT, MARK, RecordingProvider, make
 
@@ -206,3 +207,20 @@ def test_loop_thread_restarts_after_fork() -> None:
     second = runner.loop()
     assert second is not first
     assert runner.run(asyncio.sleep(0, result=7), 5) == 7
+
+
+def test_render_slower_than_deadline_and_margin() -> None:
+    # The slot finished long before the body did; reading its result after
+    # deadline + LOOP_MARGIN must still work.
+    def app(environ: Any, start_response: Any) -> list[bytes]:
+        time.sleep(LOOP_MARGIN + 0.2)
+        start_response("200 OK", HTML)
+        return [b"<main>", MARK, b"</main>"]
+
+    middleware = PersonalizeMiddleware(app, make(deadline=0.05))
+    server = Server()
+    iterable = middleware(
+        _environ("/shop/mug", "GET", [BROWSER]), server.start_response
+    )
+    body = b"".join(iterable)
+    assert body == b"<main>" + FRAGMENT.encode() + b"</main>"

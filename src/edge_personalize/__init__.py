@@ -12,10 +12,14 @@ from __future__ import annotations
 from .catalog import Catalog, Product
 from .context import Context, ContextOptions, RequestView
 from .exceptions import (
+    CacheEntryError,
     CatalogError,
     ConfigurationError,
     EdgePersonalizeError,
+    ProviderConnectionError,
     ProviderError,
+    ProviderRateLimited,
+    ProviderResponseError,
     ProviderTimeout,
     ProviderUnavailable,
     RoutePatternError,
@@ -28,6 +32,7 @@ from .routes import Condition, Route
 __version__ = "0.1.0"
 
 __all__ = [
+    "CacheEntryError",
     "Catalog",
     "CatalogError",
     "CatalogProvider",
@@ -41,7 +46,10 @@ __all__ = [
     "Product",
     "Provider",
     "ProviderChain",
+    "ProviderConnectionError",
     "ProviderError",
+    "ProviderRateLimited",
+    "ProviderResponseError",
     "ProviderTimeout",
     "ProviderUnavailable",
     "Recommendation",

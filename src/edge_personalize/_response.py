@@ -27,7 +27,8 @@ HTML_TYPES = frozenset({"text/html"})
 # them, so a cache that ignores Cache-Control: private still keys on them.
 VARY_ON = ("Cookie", "Accept-Language", "User-Agent")
 
-# Validators and digests that describe the app's bytes, not ours.
+# Headers a personalized response loses: validators and digests that
+# describe the app's bytes, and caching directives aimed at CDNs.
 DROP_WHEN_CHANGED = frozenset(
     {
         "content-length",
@@ -37,6 +38,13 @@ DROP_WHEN_CHANGED = frozenset(
         "repr-digest",
         "accept-ranges",
         "last-modified",
+        # Directives for CDNs that take precedence over Cache-Control there
+        # (RFC 9213 and vendor forms): left in place, they would let a CDN
+        # store the page despite Cache-Control: private.
+        "cdn-cache-control",
+        "cloudflare-cdn-cache-control",
+        "surrogate-control",
+        "fastly-surrogate-control",
     }
 )
 

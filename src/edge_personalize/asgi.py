@@ -117,15 +117,15 @@ class _Responder:
         self.finished = False
 
     async def send(self, message: Message) -> None:
-        if self.passing:
+        if self.passing or self.finished:
+            # After the end, the server sees what the app sent and reports
+            # the protocol error, as it would without the middleware.
             await self.downstream(message)
-        elif self.finished:
-            logger.debug("Dropping %r sent after the response ended", message["type"])
         elif message["type"] == "http.response.debug" and self.start is None:
             # Test clients' debug extension (the template and its context)
             # comes before the start message; it is no body, so pass it on.
             await self.downstream(message)
-        elif message["type"] == "http.response.start":
+        elif message["type"] == "http.response.start" and self.start is None:
             await self._on_start(message)
         elif message["type"] == "http.response.body" and self.buffer is not None:
             await self._on_body(message)

@@ -705,7 +705,9 @@ class _Waiter:
             return None
 
     def _timeout(self) -> float:
-        return max(self.plan.deadline - time.monotonic() + LOOP_MARGIN, 0.0)
+        # The margin applies even after the deadline: the slots are done by
+        # then, but reading their results still takes a trip to the loop.
+        return max(self.plan.deadline - time.monotonic(), 0.0) + LOOP_MARGIN
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:

@@ -6,6 +6,7 @@ Every exception the library raises on purpose derives from one root::
      ├── ConfigurationError             bad configuration, raised at start-up
      │    ├── RoutePatternError         a route pattern that does not compile
      │    └── CatalogError              a catalog file that cannot be loaded
+     ├── CacheEntryError                a stored cache value that cannot be read
      └── ProviderError                  a provider failed to recommend items
           ├── ProviderTimeout           a provider did not respond in time
           ├── ProviderUnavailable       a provider opts out of a request
@@ -26,6 +27,7 @@ to wait, or ``None``).
 from __future__ import annotations
 
 __all__ = [
+    "CacheEntryError",
     "CatalogError",
     "ConfigurationError",
     "EdgePersonalizeError",
@@ -118,4 +120,13 @@ class ProviderRateLimited(ProviderResponseError):
     It is retryable when the service sent a ``Retry-After`` header or
     reports a temporary lack of capacity (Workers AI code 3040). A bare
     HTTP 429 is not retryable.
+    """
+
+
+class CacheEntryError(EdgePersonalizeError):
+    """A stored cache value that cannot be decoded into a cache entry.
+
+    Backends raise it from ``CacheBackend.get``. The cache logs it
+    (rate-limited), treats the key as a miss and overwrites the value with
+    the next result; the backend is not considered down.
     """

@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._checks import require_bool
 from .cache.base import CacheBackend
 from .cache.flight import CachedChain
 from .cache.memory import MemoryCache
@@ -151,7 +152,7 @@ class Personalizer:
         self.router = Router(routes)
         self.deadline = _check_deadline(deadline)
         self.max_body_size = _check_body_size(max_body_size)
-        self.personalize_bots = bool(personalize_bots)
+        self.personalize_bots = require_bool(personalize_bots, "personalize_bots")
         self.context_options = _context_options(context_options, context_fields)
         if renderer is not None and not callable(renderer):
             raise ConfigurationError(f"renderer must be callable, got {renderer!r}.")
@@ -419,8 +420,12 @@ class Plan:
                 html = render_recommendations(
                     slot.name, items, self.context, heading=slot.heading
                 )
-        except Exception:
-            # The page must never fail because personalization did.
+        except (asyncio.CancelledError, GeneratorExit):
+            raise
+        except BaseException:
+            # The page must never fail because personalization did. Even a
+            # KeyboardInterrupt from a renderer stays here: escaping the task,
+            # it would stop the event loop that serves every request.
             logger.exception("Slot %r failed; keeping the fallback", slot.name)
             return None
 

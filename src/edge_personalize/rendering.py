@@ -370,8 +370,9 @@ def render_recommendations(
     The fragment is a ``<section class="ep-recs">`` with a ``<h2>`` heading
     that labels it (none when ``heading`` is ``None``) and a ``<ul>`` with
     one ``<li>`` per item. An item whose link URL fails :func:`safe_url` or
-    whose title is empty after :func:`normalize_text` is dropped; an unsafe
-    image URL drops only the image. Returns ``""`` when no item is left, so
+    whose title is empty after :func:`normalize_text` is dropped; an item
+    whose URL is ``""`` is shown as text with no link; an unsafe image URL
+    drops only the image. Returns ``""`` when no item is left, so
     the caller can keep the placeholder's fallback. Prices are formatted
     for ``context.languages``.
     """
@@ -402,16 +403,22 @@ def render_recommendations(
 def _render_item(item: Recommendation, context: Context) -> str | None:
     if not isinstance(item, Recommendation):
         return None
-    href = safe_url(item.url)
+    # An empty URL means the item has no page (model text that no catalog
+    # grounds): it is shown as text. Any other URL must be safe.
+    linked = item.url != ""
+    href = safe_url(item.url) if linked else None
     title = normalize_text(item.title, MAX_TITLE_LENGTH)
-    if href is None or not title:
+    if (linked and href is None) or not title:
         return None
 
     parts = ['<li class="ep-recs__item"']
     item_id = normalize_text(item.id)
     if item_id and len(item_id) <= MAX_ID_LENGTH:
         parts.append(f' data-id="{escape_html(item_id)}"')
-    parts.append(f'><a class="ep-recs__link" href="{escape_html(href)}">')
+    if href is not None:
+        parts.append(f'><a class="ep-recs__link" href="{escape_html(href)}">')
+    else:
+        parts.append('><span class="ep-recs__link">')
 
     image = None if item.image_url is None else safe_url(item.image_url, image=True)
     if image is not None:
@@ -424,7 +431,7 @@ def _render_item(item: Recommendation, context: Context) -> str | None:
     if item.price is not None:
         price = format_price(item.price, item.currency, context.languages)
         parts.append(f'<span class="ep-recs__price">{escape_html(price)}</span>')
-    parts.append("</a>")
+    parts.append("</a>" if href is not None else "</span>")
 
     reason = normalize_text(item.reason or "", MAX_REASON_LENGTH)
     if reason:

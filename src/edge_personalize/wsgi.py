@@ -48,7 +48,6 @@ __all__ = ["PersonalizeMiddleware"]
 logger = logging.getLogger(__name__)
 
 
-
 class PersonalizeMiddleware:
     """Wrap a WSGI ``app`` and personalize the pages ``personalizer`` selects."""
 
@@ -251,7 +250,9 @@ def _final(
             fragments = (
                 middleware.loop_thread.run(
                     plan.fragments(slots),
-                    plan.deadline - time.monotonic() + LOOP_MARGIN,
+                    # After the deadline the slots are done, but reading
+                    # their results still takes a trip to the loop thread.
+                    max(plan.deadline - time.monotonic(), 0.0) + LOOP_MARGIN,
                 )
                 or {}
             )

@@ -311,7 +311,9 @@ def uvicorn_server(app: FastAPI) -> Iterator[RunningServer]:
 
     The socket is bound here, so its port is known before uvicorn starts.
     """
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # With proto IPPROTO_TCP asyncio sets TCP_NODELAY on accepted
+    # connections; without it each keep-alive request waits for delayed ACKs.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind((HOST, 0))
     # log_config=None leaves the logging setup of pytest alone. With h11 and
     # without WebSocket support, uvicorn imports no optional packages.

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import ClassVar
 
-from ..exceptions import ConfigurationError, EdgePersonalizeError
+from ..exceptions import CacheEntryError, ConfigurationError
 from ..recommendation import Recommendation
 
 __all__ = ["CacheBackend", "CacheEntry", "CacheEntryError", "CacheStats"]
@@ -27,15 +27,6 @@ __all__ = ["CacheBackend", "CacheEntry", "CacheEntryError", "CacheStats"]
 MAX_TTL = 24 * 60 * 60
 MAX_FILL_TIMEOUT = 60.0
 MAX_KEY_SECRET = 64  # bytes; the key size limit of BLAKE2b
-
-
-class CacheEntryError(EdgePersonalizeError):
-    """A stored cache value that cannot be decoded into a :class:`CacheEntry`.
-
-    Backends raise it from :meth:`CacheBackend.get`. The cache logs it
-    (rate-limited), treats the key as a miss and overwrites the value with
-    the next result; the backend is not considered down.
-    """
 
 
 @dataclass(frozen=True)

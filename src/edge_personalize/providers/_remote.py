@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 
+from .._checks import require_bool
 from ..catalog import Catalog, Product
 from ..context import Context
 from ..exceptions import ConfigurationError, ProviderTimeout
@@ -275,7 +276,7 @@ class ModelProvider(RemoteProvider):
                 f"{name}: limits={limits!r} must be a PromptLimits or None."
             )
         self.limits = limits or PromptLimits()
-        self.model_reasons = bool(model_reasons)
+        self.model_reasons = require_bool(model_reasons, "model_reasons")
 
     def model_settings(self) -> dict[str, object]:
         """Return the settings that shape the prompt and the model's response."""

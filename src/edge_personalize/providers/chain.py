@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from .._checks import require_bool
 from ..exceptions import (
     ConfigurationError,
     ProviderError,
@@ -281,7 +282,13 @@ class ProviderChain:
         if default_timeout is not None:
             _check_seconds("ProviderChain default_timeout", default_timeout)
         self._settings = tuple(
-            _settings(provider, index, name, default_timeout, bool(breakers))
+            _settings(
+                provider,
+                index,
+                name,
+                default_timeout,
+                require_bool(breakers, "ProviderChain breakers"),
+            )
             for index, provider in enumerate(self.providers)
         )
 
@@ -465,8 +472,10 @@ class ProviderChain:
         seen: set[str],
     ) -> None:
         invalid = 0
-        for item in items:
-            if len(collected) >= request.limit:
+        # A provider may return a huge or endless sequence: look at a bounded
+        # number of entries, so the event loop never stalls on one result.
+        for examined, item in enumerate(items):
+            if len(collected) >= request.limit or examined >= _MAX_EXAMINED:
                 break
             if not isinstance(item, Recommendation):
                 invalid += 1
@@ -487,6 +496,12 @@ class ProviderChain:
             )
 
 
+# Entries of one provider result looked at, at most: many times any sane
+# limit (a slot shows at most 50 items), small enough to check in well
+# under a millisecond.
+_MAX_EXAMINED = 1000
+
+
 def _attempt_deadline(timeout: float | None, stop_at: float | None) -> float | None:
     if timeout is None:
         return stop_at
@@ -494,12 +509,33 @@ def _attempt_deadline(timeout: float | None, stop_at: float | None) -> float | N
     return own if stop_at is None else min(own, stop_at)
 
 
+async def _guarded(provider: Provider, request: RecommendationRequest) -> object:
+    """Await ``provider.recommend``, turning a stray BaseException into an error.
+
+    asyncio re-raises KeyboardInterrupt and SystemExit out of the event loop
+    when a task lets them escape, which would stop the loop that serves
+    every request, and other BaseException subclasses would escape the
+    chain's handlers. Converting them here, inside the task that runs the
+    provider, keeps them a failure of this provider only.
+    """
+    try:
+        return await provider.recommend(request)
+    except (asyncio.CancelledError, GeneratorExit):
+        raise
+    except Exception:
+        raise
+    except BaseException as exc:
+        raise ProviderError(
+            f"It raised {type(exc).__name__}, which is not an Exception."
+        ) from exc
+
+
 async def _call(
     provider: Provider, request: RecommendationRequest, deadline: float | None
 ) -> object:
     """Call ``provider`` and cancel it at ``deadline``."""
     if deadline is None:
-        return await provider.recommend(request)
+        return await _guarded(provider, request)
 
     budget = deadline - time.monotonic()
     if budget <= 0:
@@ -509,7 +545,7 @@ async def _call(
     if request.deadline != deadline:
         request = dataclasses.replace(request, deadline=deadline)
     try:
-        return await asyncio.wait_for(provider.recommend(request), budget)
+        return await asyncio.wait_for(_guarded(provider, request), budget)
     except asyncio.TimeoutError:
         raise ProviderTimeout(
             f"It did not respond within {budget * 1000:.0f} ms."
@@ -546,6 +582,11 @@ def _settings(
 
 
 def _check_provider(provider: object, index: int, name: str) -> None:
+    if isinstance(provider, type):
+        raise ConfigurationError(
+            f"Provider {provider!r} at position {index} of chain {name!r} is a "
+            f"class; pass an instance, such as {provider.__name__}(...)."
+        )
     method = getattr(provider, "recommend", None)
     if method is None or not inspect.iscoroutinefunction(method):
         raise ConfigurationError(

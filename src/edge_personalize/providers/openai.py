@@ -11,6 +11,7 @@ from collections.abc import Collection, Mapping, Sequence
 
 import httpx
 
+from .._checks import require_bool
 from ..catalog import Catalog
 from ..exceptions import ConfigurationError, ProviderResponseError
 from ..recommendation import RecommendationRequest
@@ -126,7 +127,7 @@ class OpenAIProvider(ModelProvider):
             )
         self.base_url = check_base_url(base_url, "base_url", name)
         self.model = check_text(model, "model", name)
-        self.structured_output = bool(structured_output)
+        self.structured_output = require_bool(structured_output, "structured_output")
         self.max_tokens_param = max_tokens_param
         self.url = f"{self.base_url}/chat/completions"
         self._key = key

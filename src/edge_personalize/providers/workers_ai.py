@@ -18,6 +18,7 @@ from collections.abc import Collection, Mapping, Sequence
 
 import httpx
 
+from .._checks import require_bool
 from ..catalog import Catalog, Product
 from ..exceptions import ConfigurationError, ProviderResponseError, ProviderUnavailable
 from ..recommendation import RecommendationRequest
@@ -167,7 +168,7 @@ class WorkersAIProvider(ModelProvider):
         self.account_id = _account_id(account_id, account_id_env, name)
         self.model = _model_name(DEFAULT_MODELS[mode] if model is None else model, name)
         self.base_url = check_base_url(base_url, "base_url", name)
-        self.json_mode = bool(json_mode)
+        self.json_mode = require_bool(json_mode, "json_mode")
         self.url = f"{self.base_url}/accounts/{self.account_id}/ai/run/{self.model}"
         self._token = token
         self._vectors = _VectorCache(MAX_CACHED_VECTORS)
