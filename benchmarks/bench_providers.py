@@ -86,6 +86,8 @@ def percentile(values: Sequence[float], share: float) -> float:
 
 @contextmanager
 def serve_wsgi(app: Any) -> Iterator[str]:
+    # Werkzeug's server logs every request; the benchmark prints a table.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = make_server(HOST, 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
