@@ -96,7 +96,8 @@ class _CompiledSlot:
     limit: int
     heading: str | None
     renderer: Renderer | None
-    # What a request calls: the chain, or the chain behind the cache.
+    # The recommendation source of a request: the chain, or the chain
+    # behind the cache.
     source: Provider
 
 
@@ -193,11 +194,10 @@ class Personalizer:
                     logger.exception("Closing provider %r failed", provider)
 
     def may_personalize(self, method: str, path: str) -> bool:
-        """Return ``False`` when a request with this method and path is not
-        personalized, without reading its headers.
+        """Return whether a request with this method and path may be personalized.
 
-        Adapters call it first so that unmatched requests cost one regex
-        search; ``True`` means :meth:`plan` decides.
+        It reads no headers, so adapters call it first and an unmatched
+        request costs one regex search. ``True`` means :meth:`plan` decides.
         """
         return method == "GET" and self.router.may_match(path)
 

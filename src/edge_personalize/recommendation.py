@@ -41,9 +41,7 @@ class Recommendation:
         for name in ("id", "title", "url"):
             value = getattr(self, name)
             if not isinstance(value, str):
-                raise TypeError(
-                    f"Recommendation.{name} must be a str, got {value!r}."
-                )
+                raise TypeError(f"Recommendation.{name} must be a str, got {value!r}.")
         for name in ("image_url", "currency", "reason", "html"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, str):
@@ -58,8 +56,7 @@ class Recommendation:
                 )
             if not math.isfinite(price) or price < 0:
                 raise ValueError(
-                    "Recommendation.price must be a finite number >= 0, "
-                    f"got {price!r}."
+                    f"Recommendation.price must be a finite number >= 0, got {price!r}."
                 )
 
 

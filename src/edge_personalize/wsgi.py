@@ -7,8 +7,8 @@ Wrap the app's WSGI callable::
 Providers are coroutines, and a WSGI server runs each request in a thread
 of its own, so the middleware runs one event loop in a daemon thread per
 process. A matched request schedules its slot tasks on that loop before
-the app is called, the app renders in the request thread meanwhile, and
-the request thread waits for the fragments only after the app's last
+the app is called, and the app renders in the request thread meanwhile.
+The request thread waits for the fragments only after the app's last
 chunk, bounded by the deadline. The loop is started on first use and
 again in a forked worker (for example under gunicorn with ``--preload``).
 
