@@ -12,41 +12,19 @@ import random
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from xml.dom import Node
 
-import html5lib
 import pytest
 
 from edge_personalize.rewriting import Placeholder, Rewriter, find_placeholders
+from html5_oracle import html5lib_slots
 from shared_inputs import shared_path
 from test_rewriting import TOKENIZER_CASES
 
 CORPUS = shared_path("corpus")
 CASES = json.loads((CORPUS / "tokenizer_cases.json").read_text())
 PAGES = sorted((CORPUS / "pages").glob("*.html"))
-MARKER = re.compile(r"[\t\n\f\r ]*personalize:([a-z0-9_-]+)[\t\n\f\r ]*\Z", re.I)
 
 Event = bytes | Placeholder
-
-
-def html5lib_slots(html: bytes) -> list[str]:
-    """Return the slots of the comments that are placeholders, in order.
-
-    The bytes are decoded as Latin-1, one character per byte, so markup
-    reads the same in any ASCII-compatible encoding.
-    """
-    parser = html5lib.HTMLParser(tree=html5lib.getTreeBuilder("dom"))
-    document = parser.parse(html.decode("latin-1"), scripting=True)
-    slots: list[str] = []
-    stack = [document]
-    while stack:
-        node = stack.pop()
-        if node.nodeType == Node.COMMENT_NODE:
-            match = MARKER.match(node.data)
-            if match:
-                slots.append(match.group(1).lower())
-        stack.extend(reversed(node.childNodes))
-    return slots
 
 
 def random_chunks(html: bytes, seed: str, largest: int = 16384) -> list[bytes]:

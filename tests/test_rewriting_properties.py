@@ -23,7 +23,7 @@ from edge_personalize.rewriting import (
     find_placeholders,
     rewrite,
 )
-from test_rewriting_corpus import html5lib_slots
+from html5_oracle import html5lib_slots
 
 Event = bytes | Placeholder
 REAL = None  # marks a real placeholder among the parts of a piece
