@@ -38,6 +38,7 @@ __all__ = [
     "CATALOG_PATH",
     "ROUTES",
     "STATIC_DIR",
+    "TEMPLATES_DIR",
     "VIEWED_COOKIE",
     "VIEWED_LIMIT",
     "TrendingProvider",
@@ -61,6 +62,8 @@ __all__ = [
 EXAMPLES_DIR = Path(__file__).resolve().parent
 CATALOG_PATH = EXAMPLES_DIR / "catalog" / "products.json"
 STATIC_DIR = EXAMPLES_DIR / "static"
+# The page templates, shared by the Flask, FastAPI and Django shops.
+TEMPLATES_DIR = EXAMPLES_DIR / "templates"
 
 # The paths whose pages carry placeholders.
 ROUTES = ("/products/:slug", "/")

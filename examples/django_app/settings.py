@@ -42,7 +42,7 @@ SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.jinja2.Jinja2",
-        "DIRS": [BASE_DIR / "templates"],
+        "DIRS": [BASE_DIR.parent / "templates"],
         "APP_DIRS": False,
         "OPTIONS": {"environment": "examples.django_app.templating.environment"},
     }

@@ -1,7 +1,8 @@
 """The Jinja2 environment of the Django example shop.
 
-The shop renders the templates of the Flask and FastAPI shops with
-Django's Jinja2 backend, so the three shops serve the same pages.
+The shop renders the templates in ``examples/templates``, which the Flask
+and FastAPI shops use too, with Django's Jinja2 backend, so the three
+shops serve the same pages.
 """
 
 from __future__ import annotations

@@ -10,7 +10,6 @@ examples.fastapi_app`` or with uvicorn, for example
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
@@ -26,7 +25,6 @@ from .. import shop
 
 __all__ = ["create_app"]
 
-TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 
 # FastAPI (0.165) routes accept only the methods they list, so a GET route
 # responds to HEAD with 405. Flask and Starlette add HEAD to GET routes.
@@ -51,7 +49,7 @@ def create_app(
     if personalizer is None:
         personalizer = shop.build_personalizer(catalog, providers)
 
-    templates = Jinja2Templates(directory=TEMPLATES_DIR)
+    templates = Jinja2Templates(directory=shop.TEMPLATES_DIR)
     templates.env.filters["price"] = shop.format_price
     templates.env.filters["category_label"] = shop.category_label
     templates.env.globals["framework"] = "FastAPI"

@@ -40,7 +40,12 @@ def create_app(
     if personalizer is None:
         personalizer = shop.build_personalizer(catalog, providers)
 
-    app = Flask(__name__, static_folder=str(shop.STATIC_DIR), static_url_path="/static")
+    app = Flask(
+        __name__,
+        static_folder=str(shop.STATIC_DIR),
+        static_url_path="/static",
+        template_folder=str(shop.TEMPLATES_DIR),
+    )
     app.add_template_filter(shop.format_price, "price")
     app.add_template_filter(shop.category_label, "category_label")
 
