@@ -15,7 +15,7 @@ from collections.abc import Collection, Mapping, Sequence
 from werkzeug.http import parse_options_header
 
 from ._charset import choose_charset, encode_fragment
-from .rewriting import Placeholder, Rewriter
+from .rewriting import Placeholder, Rewriter, may_contain_placeholder
 
 logger = logging.getLogger("edge_personalize.response")
 
@@ -86,18 +86,19 @@ def skip_reason(
 
 
 class BodyBuffer:
-    """The body of one eligible response, fed to the rewriter as it arrives.
+    """The body of one eligible response, buffered until it is complete.
 
     ``chunks`` keeps the app's chunks as they were, so that a response that
-    turns out not to be rewritable is sent exactly as the app sent it.
+    turns out not to be rewritable is sent exactly as the app sent it. The
+    whole body is scanned at the end: a page with no comment that could be
+    a placeholder, which a fast search rules out, is not tokenized at all.
     """
 
     def __init__(self, slots: Collection[str], cap: int) -> None:
         self.chunks: list[bytes] = []
         self.size = 0
         self.cap = cap
-        self._rewriter = Rewriter(slots)
-        self._events: list[bytes | Placeholder] = []
+        self._slots = slots
 
     def feed(self, chunk: bytes) -> bool:
         """Buffer ``chunk``; return ``False`` once the body is over the cap."""
@@ -105,10 +106,7 @@ class BodyBuffer:
             return True
         self.chunks.append(chunk)
         self.size += len(chunk)
-        if self.size > self.cap:
-            return False
-        self._events.extend(self._rewriter.feed(chunk))
-        return True
+        return self.size <= self.cap
 
     def head(self, size: int = 1024) -> bytes:
         """Return the first ``size`` bytes of the body, for charset sniffing."""
@@ -122,9 +120,12 @@ class BodyBuffer:
         return b"".join(parts)[:size]
 
     def finish(self) -> list[bytes | Placeholder]:
-        """Flush the rewriter and return every event in document order."""
-        self._events.extend(self._rewriter.close())
-        return self._events
+        """Scan the whole body and return every event in document order."""
+        body = b"".join(self.chunks)
+        if not may_contain_placeholder(body):
+            return [body]
+        rewriter = Rewriter(self._slots)
+        return rewriter.feed(body) + rewriter.close()
 
 
 def needed_slots(events: Sequence[bytes | Placeholder]) -> list[str]:

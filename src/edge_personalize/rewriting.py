@@ -121,6 +121,7 @@ __all__ = [
     "Placeholder",
     "Rewriter",
     "find_placeholders",
+    "may_contain_placeholder",
     "rewrite",
 ]
 
@@ -1275,9 +1276,13 @@ class _Regions:
             pending.popleft()
 
 
-def _may_contain_placeholder(html: bytes) -> bool:
-    # Every placeholder starts this way. The search jumps from one "<!--" to
-    # the next in C, many times faster than a full scan.
+def may_contain_placeholder(html: bytes) -> bool:
+    """Return whether ``html`` has a comment that could be a placeholder.
+
+    ``False`` is certain: the document has no placeholder, so it needs no
+    scan. The search jumps from one ``<!--`` to the next in C, many times
+    faster than a full scan.
+    """
     return _CANDIDATE_SEARCH.search(html) is not None
 
 
@@ -1287,7 +1292,7 @@ def find_placeholders(html: bytes, slots: Collection[str]) -> list[Placeholder]:
     :raises ConfigurationError: on an invalid slot name.
     """
     rewriter = Rewriter(slots)
-    if not _may_contain_placeholder(html):
+    if not may_contain_placeholder(html):
         return []
     events = rewriter.feed(html) + rewriter.close()
     return [event for event in events if isinstance(event, Placeholder)]
@@ -1303,7 +1308,7 @@ def rewrite(html: bytes, fragments: Mapping[str, bytes]) -> bytes:
     :raises ConfigurationError: on an invalid slot name.
     """
     rewriter = Rewriter(fragments.keys())
-    if not fragments or not _may_contain_placeholder(html):
+    if not fragments or not may_contain_placeholder(html):
         return html
     events = rewriter.feed(html) + rewriter.close()
     parts = [
