@@ -62,7 +62,9 @@ class LoopThread:
             return future.result(max(timeout, 0.0))
         except concurrent.futures.TimeoutError:
             future.cancel()
-            logger.warning("The personalization loop did not answer in time")
+            logger.warning(
+                "Waiting for the personalization loop timed out after %.2f s", timeout
+            )
             return None
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 
 from werkzeug.http import parse_options_header
 
@@ -191,6 +192,46 @@ def fragments_tag(fragments: Mapping[str, str | None]) -> str:
     return digest.hexdigest()
 
 
+@dataclass(frozen=True)
+class PendingRewrite:
+    """A complete body with placeholders, waiting for its fragments."""
+
+    events: list[bytes | Placeholder]
+    slots: list[str]
+    codec: str
+    headers: list[tuple[str, str]]
+
+
+def prepare_rewrite(
+    buffer: BodyBuffer, headers: Sequence[tuple[str, str]], path: str
+) -> PendingRewrite | None:
+    """Scan a complete body; return what it needs, or ``None`` to send it as is.
+
+    ``None`` means the body has no placeholder of a configured slot, or a
+    charset the rewriter cannot handle safely (logged as a warning).
+    """
+    events = buffer.finish()
+    slots = needed_slots(events)
+    if not slots:
+        logger.debug("No placeholder in %s; sent unchanged", path)
+        return None
+    codec = charset_codec(headers, buffer.head())
+    if codec is None:
+        return None
+    return PendingRewrite(events, slots, codec, list(headers))
+
+
+def complete_rewrite(
+    pending: PendingRewrite, fragments: Mapping[str, str | None]
+) -> tuple[bytes, Headers] | None:
+    """Return the personalized body and headers, or ``None`` if nothing changed."""
+    body = assemble(pending.events, fragments, pending.codec)
+    if body is None:
+        return None
+    headers = personalized_headers(pending.headers, len(body), fragments_tag(fragments))
+    return body, headers
+
+
 def personalized_headers(
     headers: Sequence[tuple[str, str]],
     length: int | None,
@@ -199,13 +240,13 @@ def personalized_headers(
 ) -> Headers:
     """Return the app's headers fixed for a personalized body.
 
-    The body now belongs to one visitor: shared caches must not store it,
-    and digests and ranges of the app's bytes are dropped. Validators of
-    the app's page would match every visitor's copy, so ``Last-Modified``
-    goes and the app's ETag gets ``tag`` (from :func:`fragments_tag`)
-    appended; without a tag (a stream, whose fragments are not known yet)
-    the ETag goes too. ``length`` is the new Content-Length, or ``None``
-    to send none.
+    The body now belongs to one visitor, so shared caches must not store
+    it, and digests and ranges of the app's bytes are dropped. Validators
+    of the app's page would match every visitor's copy, so
+    ``Last-Modified`` is dropped and ``tag`` (from :func:`fragments_tag`)
+    is appended to the app's ETag. Without a tag (a stream, whose
+    fragments are not known yet) the ETag is dropped too. ``length`` is
+    the new Content-Length, or ``None`` to send none.
     """
     result: Headers = []
     vary_values: list[str] = []

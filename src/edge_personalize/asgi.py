@@ -14,8 +14,8 @@ and one body message with a correct ``Content-Length``. Every other
 response is passed on message by message as the app sends it.
 
 Limitations: a streamed HTML response on a matched route is buffered, so
-the visitor sees nothing until the app has finished it; leave such routes
-out of ``routes``.
+the visitor receives nothing until the app has finished it. Leave such
+routes out of ``routes``.
 """
 
 from __future__ import annotations
@@ -25,11 +25,8 @@ import logging
 from ._response import (
     BodyBuffer,
     Headers,
-    assemble,
-    charset_codec,
-    fragments_tag,
-    needed_slots,
-    personalized_headers,
+    complete_rewrite,
+    prepare_rewrite,
     skip_reason,
 )
 from ._types import ASGIApp, Message, Receive, Scope, Send
@@ -80,7 +77,7 @@ class PersonalizeMiddleware:
         async def watch_receive() -> Message:
             message = await receive()
             if message["type"] == "http.disconnect":
-                # Nobody will read the page, so stop the provider calls.
+                # No client will read the page, so stop the provider calls.
                 plan.cancel()
             return message
 
@@ -112,14 +109,16 @@ class _Responder:
         self.plan = plan
         self.downstream = send
         self.start: Message | None = None
+        self.headers: Headers = []
         self.buffer: BodyBuffer | None = None
+        # Once set, every message goes to the server as the app sent it:
+        # after a pass-through decision, and after the final body.
         self.passing = False
-        self.finished = False
 
     async def send(self, message: Message) -> None:
-        if self.passing or self.finished:
-            # After the end, the server sees what the app sent and reports
-            # the protocol error, as it would without the middleware.
+        if self.passing:
+            # After the end, the server receives what the app sent and reports
+            # any protocol error, as it would without the middleware.
             await self.downstream(message)
         elif message["type"] == "http.response.debug" and self.start is None:
             # Test clients' debug extension (the template and its context)
@@ -146,6 +145,7 @@ class _Responder:
             return
 
         self.start = message
+        self.headers = headers
         self.buffer = BodyBuffer(
             self.personalizer.slot_names, self.personalizer.max_body_size
         )
@@ -165,35 +165,24 @@ class _Responder:
         if more_body:
             return
 
-        self.finished = True
+        self.passing = True
         await self._send_final()
 
     async def _send_final(self) -> None:
         assert self.start is not None and self.buffer is not None
-        headers = _decode_headers(self.start.get("headers", []))
-        events = self.buffer.finish()
-        slots = needed_slots(events)
-        if not slots:
-            logger.debug("No placeholder in %s; sent unchanged", self.plan.context.path)
-            self.plan.cancel()
-            await self._send_unchanged()
-            return
-
-        codec = charset_codec(headers, self.buffer.head())
-        body = None
-        fragments: dict[str, str | None] = {}
-        if codec is not None:
-            fragments = await self.plan.fragments(slots)
-            body = assemble(events, fragments, codec)
+        pending = prepare_rewrite(self.buffer, self.headers, self.plan.context.path)
+        result = None
+        if pending is not None:
+            fragments = await self.plan.fragments(pending.slots)
+            result = complete_rewrite(pending, fragments)
         self.plan.cancel()
-        if body is None:
+        if result is None:
             await self._send_unchanged()
             return
 
-        new_headers = personalized_headers(headers, len(body), fragments_tag(fragments))
-        await self._send_quietly(
-            {**self.start, "headers": _encode_headers(new_headers)}, body
-        )
+        body, headers = result
+        start = {**self.start, "headers": _encode_headers(headers)}
+        await self._send_quietly(start, body)
 
     async def _send_unchanged(self) -> None:
         assert self.start is not None and self.buffer is not None
@@ -206,8 +195,8 @@ class _Responder:
                 {"type": "http.response.body", "body": body, "more_body": False}
             )
         except OSError:
-            # The client left while the response was held back; the app has
-            # finished already, so there is nobody to tell.
+            # The client left while the response was held back. The app has
+            # finished already, so there is no caller to report it to.
             logger.debug("Client gone before %s was sent", self.plan.context.path)
 
     async def _flush_original(self, more_body: bool) -> None:

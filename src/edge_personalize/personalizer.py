@@ -1,6 +1,6 @@
 """The ``Personalizer``: configuration checked once, and a plan per request.
 
-A ``Personalizer`` holds everything the adapters share: the routes, the
+A ``Personalizer`` contains everything the adapters share: the routes, the
 slots with their provider chains and renderers, the deadline and the body
 size cap. For each request the adapters call :meth:`Personalizer.plan`,
 which returns ``None`` when the request is not to be personalized, or a
@@ -395,7 +395,7 @@ class Plan:
         return {slot: await self.fragment(slot) for slot in slots}
 
     def cancel(self) -> None:
-        """Cancel the slot tasks that are still running: nobody needs them.
+        """Cancel the slot tasks that are still running, because no response needs them.
 
         Unlike a missed deadline, this also stops cache fills that no other
         request waits for.

@@ -18,8 +18,8 @@ a correct ``Content-Length``. Every other response is passed on as the
 app produces it, including the legacy ``write()`` callable.
 
 Limitations: a streamed HTML response on a matched route is buffered, so
-the visitor sees nothing until the app has finished it; leave such routes
-out of ``routes``.
+the visitor receives nothing until the app has finished it. Leave such
+routes out of ``routes``.
 """
 
 from __future__ import annotations
@@ -32,11 +32,8 @@ from ._loop import LOOP_MARGIN, on_shutdown, shared_loop_thread
 from ._response import (
     BodyBuffer,
     Headers,
-    assemble,
-    charset_codec,
-    fragments_tag,
-    needed_slots,
-    personalized_headers,
+    complete_rewrite,
+    prepare_rewrite,
     skip_reason,
 )
 from ._types import OptExcInfo, StartResponse, WSGIApp, WSGIEnviron
@@ -65,9 +62,12 @@ class PersonalizeMiddleware:
     def __call__(
         self, environ: WSGIEnviron, start_response: StartResponse
     ) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD", "")
+        if method != "GET":
+            return self.app(environ, start_response)
+
         # PEP 3333 hands the path over as Latin-1 text of the raw bytes.
         path = environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "replace")
-        method = environ.get("REQUEST_METHOD", "")
         if not self.personalizer.may_personalize(method, path or "/"):
             return self.app(environ, start_response)
 
@@ -238,33 +238,22 @@ def _pass(start: _Start, held: list[bytes], chunks: Iterator[bytes]) -> Iterator
 def _final(
     middleware: PersonalizeMiddleware, plan: Plan, start: _Start, buffer: BodyBuffer
 ) -> Iterator[bytes]:
-    events = buffer.finish()
-    slots = needed_slots(events)
-    body = None
-    fragments: dict[str, str | None] = {}
-    if not slots:
-        logger.debug("No placeholder in %s; sent unchanged", plan.context.path)
-    else:
-        codec = charset_codec(start.headers, buffer.head())
-        if codec is not None:
-            fragments = (
-                middleware.loop_thread.run(
-                    plan.fragments(slots),
-                    # After the deadline the slots are done, but reading
-                    # their results still takes a trip to the loop thread.
-                    max(plan.deadline - time.monotonic(), 0.0) + LOOP_MARGIN,
-                )
-                or {}
-            )
-            body = assemble(events, fragments, codec)
+    pending = prepare_rewrite(buffer, start.headers, plan.context.path)
+    result = None
+    if pending is not None:
+        fragments = middleware.loop_thread.run(
+            plan.fragments(pending.slots),
+            # After the deadline the slots are done, but reading their
+            # results still takes a trip to the loop thread.
+            max(plan.deadline - time.monotonic(), 0.0) + LOOP_MARGIN,
+        )
+        result = complete_rewrite(pending, fragments or {})
 
-    if body is None:
+    if result is None:
         start.pass_on()
         yield b"".join(buffer.chunks)
         return
 
-    start.headers = personalized_headers(
-        start.headers, len(body), fragments_tag(fragments)
-    )
+    body, start.headers = result
     start.pass_on()
     yield body
