@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -73,13 +72,6 @@ def sync_redis() -> Iterator[Any]:
     yield from cache_support.sync_redis()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _uvicorn(port: int, log: Path) -> list[str]:
     config = log.with_name("log-config.json")
     config.write_text(json.dumps(UVICORN_LOG_CONFIG))
@@ -130,7 +122,7 @@ def test_two_workers_share_redis(
     sync_redis: Any,
     tmp_path: Path,
 ) -> None:
-    port = _free_port()
+    port = cache_support.free_port()
     log = tmp_path / "server.log"
     env = {
         **os.environ,

@@ -296,7 +296,7 @@ def test_fill_timeout_caches_failure(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger=LOGGER):
         assert asyncio.run(scenario()) == [[], []]
     assert provider.calls == 1
-    assert "did not answer within fill_timeout" in caplog.text
+    assert "timed out after fill_timeout" in caplog.text
 
 
 class _RaisingChain(ProviderChain):

@@ -17,7 +17,7 @@ seconds), so a provider slower than the deadline still fills the cache
 for the requests that follow. A request that is abandoned instead (its
 client left, or its response turned out not to need the slot) cancels the
 fill when it was the fill's only waiter, so no provider call outlives a
-request that nobody waits for. With a shared store, a fill first takes the
+request that no client waits for. With a shared store, a fill first takes the
 key's lock. A process that finds the lock taken waits up to ``lock_wait``
 for the other process's entry, and returns no items if it does not come.
 
@@ -115,6 +115,7 @@ class CacheRuntime:
 
     @property
     def backend(self) -> CacheBackend:
+        """The cache that owns this runtime."""
         backend = self._backend()
         if backend is None:
             raise RuntimeError("The cache of this runtime was garbage-collected.")
@@ -445,7 +446,7 @@ class CachedChain:
         except asyncio.TimeoutError:
             cache.runtime.warn(
                 "fill",
-                "The providers of slot %r did not answer within fill_timeout "
+                "The providers of slot %r timed out after fill_timeout "
                 "(%.1f s); caching the failure for %.0f s",
                 self.slot,
                 cache.fill_timeout,

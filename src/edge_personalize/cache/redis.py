@@ -25,7 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from ..exceptions import ConfigurationError
 from ._codec import decode_entry, encode_entry
-from .base import CacheBackend, CacheEntry, CacheEntryError
+from .base import CacheBackend, CacheEntry, CacheEntryError, _check_seconds
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -102,7 +102,7 @@ class RedisCache(CacheBackend):
         _check_url(url)
         self.url = url
         self.prefix = _check_prefix(prefix)
-        self.lock_wait = _check_lock_wait(lock_wait)
+        self.lock_wait = _check_seconds("lock_wait", lock_wait, maximum=60)
         self.max_connections = _check_max_connections(max_connections)
         super().__init__(
             ttl=ttl,
@@ -272,19 +272,6 @@ def _check_prefix(prefix: object) -> str:
             f"without spaces, such as 'ep:', got {prefix!r}."
         )
     return prefix
-
-
-def _check_lock_wait(lock_wait: object) -> float:
-    if (
-        isinstance(lock_wait, bool)
-        or not isinstance(lock_wait, (int, float))
-        or not math.isfinite(lock_wait)
-        or not 0 <= lock_wait <= 60
-    ):
-        raise ConfigurationError(
-            f"lock_wait must be between 0 and 60 seconds, got {lock_wait!r}."
-        )
-    return float(lock_wait)
 
 
 def _check_max_connections(count: object) -> int:
