@@ -25,7 +25,7 @@ DATABASES: dict[str, object] = {}
 USE_TZ = True
 
 # GZipMiddleware and ConditionalGetMiddleware come before the personalizer,
-# so they see the personalized page: the compressed bytes and the ETag are
+# so they receive the personalized page: the compressed bytes and the ETag are
 # those of what the visitor gets. SessionMiddleware comes before it too,
 # because the context hook below reads the session.
 MIDDLEWARE = [

@@ -1,7 +1,7 @@
 """Views of the Django example shop.
 
-The views render plain pages with placeholder comments and know nothing
-about personalization; the middleware fills the placeholders on the way
+The views render plain pages with placeholder comments and contain no
+personalization code. The middleware fills the placeholders on the way
 out.
 """
 

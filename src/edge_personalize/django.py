@@ -67,6 +67,7 @@ import logging
 import sys
 import time
 from collections.abc import (
+    AsyncGenerator,
     AsyncIterator,
     Awaitable,
     Callable,
@@ -77,7 +78,6 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
@@ -92,11 +92,11 @@ from ._loop import LOOP_MARGIN, on_shutdown, shared_loop_thread
 from ._response import (
     BodyBuffer,
     Headers,
-    assemble,
+    PendingRewrite,
     charset_codec,
-    fragments_tag,
-    needed_slots,
+    complete_rewrite,
     personalized_headers,
+    prepare_rewrite,
     skip_reason,
 )
 from .cache.base import CacheBackend
@@ -202,7 +202,7 @@ class PersonalizeMiddleware:
 
         buffered = self._prepare(plan, waiter, response)
         if buffered is not None:
-            buffered.finish(response, waiter.fragments(buffered.slots))
+            _finish_body(response, buffered, waiter.fragments(buffered.slots))
             waiter.cancel()
         return response
 
@@ -230,7 +230,7 @@ class PersonalizeMiddleware:
 
         buffered = self._prepare(plan, waiter, response)
         if buffered is not None:
-            buffered.finish(response, await plan.fragments(buffered.slots))
+            _finish_body(response, buffered, await plan.fragments(buffered.slots))
             plan.cancel()
         return response
 
@@ -242,7 +242,7 @@ class PersonalizeMiddleware:
 
     def _prepare(
         self, plan: Plan, waiter: _Waiter, response: HttpResponseBase
-    ) -> _Buffered | None:
+    ) -> PendingRewrite | None:
         """Set ``response`` up for rewriting and return a body that needs fragments.
 
         The return value is ``None`` when nothing is left to do here: for a
@@ -261,7 +261,7 @@ class PersonalizeMiddleware:
             _stream(self.personalizer, plan, waiter, response, headers)
             return None
 
-        buffered = _Buffered.prepare(self.personalizer, plan, response, headers)
+        buffered = _buffer_body(self.personalizer, plan, response, headers)
         if buffered is None:
             waiter.cancel()
         return buffered
@@ -412,7 +412,7 @@ def _provider(value: object, where: str) -> object:
 
 
 def _cache(path: str) -> object:
-    """Import the cache named by ``path``; build it when a class or function."""
+    """Import the cache named by ``path``, and call it when it is a class or factory."""
     where = f"{SETTING}['cache']"
     found = _import(path, where)
     if not isinstance(found, CacheBackend) and callable(found):
@@ -487,20 +487,15 @@ def _build(factory: Callable[..., T], arguments: Mapping[Any, Any], where: str) 
 
 
 def _request_view(request: HttpRequest) -> RequestView:
-    """Build the neutral request view from ``request.META``.
+    """Build the neutral request view from ``request.headers``.
 
-    Django keeps WSGI and ASGI request headers in the same ``HTTP_*`` keys.
+    Django builds ``request.headers`` from the ``HTTP_*`` keys of
+    ``request.META`` under WSGI and ASGI alike, and caches it on the request.
     """
     headers: list[tuple[bytes, bytes]] = []
-    for key, value in request.META.items():
-        if key.startswith("HTTP_"):
-            name = key[5:]
-        elif key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-            name = key
-        else:
-            continue
+    for name, value in request.headers.items():
         if isinstance(value, str):
-            raw_name = name.lower().replace("_", "-").encode("latin-1", "replace")
+            raw_name = name.lower().encode("latin-1", "replace")
             headers.append((raw_name, value.encode("latin-1", "replace")))
 
     return RequestView(
@@ -526,7 +521,7 @@ def _query_string(request: HttpRequest) -> bytes:
 def _adjust_context(
     hook: ContextHook, request: HttpRequest, context: Context
 ) -> Context:
-    """Run the project's context hook; keep ``context`` when the hook fails.
+    """Run the project's context hook, and keep ``context`` when the hook fails.
 
     The page must not fail because a hook did, so an error is logged and
     the request is personalized from the context without the hook.
@@ -575,55 +570,32 @@ def _replace_headers(response: HttpResponseBase, headers: Headers) -> None:
         response.headers[name] = value
 
 
-@dataclass
-class _Buffered:
-    """A body that has placeholders, and what rewriting it needs."""
-
-    events: list[bytes | Placeholder]
-    slots: list[str]
-    codec: str
-    headers: Headers
-
-    @classmethod
-    def prepare(
-        cls,
-        personalizer: Personalizer,
-        plan: Plan,
-        response: HttpResponseBase,
-        headers: Headers,
-    ) -> _Buffered | None:
-        """Scan the body of ``response``; return ``None`` to send it unchanged."""
-        buffer = BodyBuffer(personalizer.slot_names, personalizer.max_body_size)
-        if not buffer.feed(response.content):
-            logger.warning(
-                "Not personalizing %s: the body is over max_body_size (%d bytes)",
-                plan.context.path,
-                personalizer.max_body_size,
-            )
-            return None
-
-        events = buffer.finish()
-        slots = needed_slots(events)
-        if not slots:
-            logger.debug("No placeholder in %s; sent unchanged", plan.context.path)
-            return None
-        codec = charset_codec(headers, buffer.head())
-        if codec is None:
-            return None
-        return cls(events, slots, codec, headers)
-
-    def finish(
-        self, response: HttpResponseBase, fragments: Mapping[str, str | None]
-    ) -> None:
-        """Put the fragments into ``response``, or leave it as the app made it."""
-        body = assemble(self.events, fragments, self.codec)
-        if body is None:
-            return
-        response.content = body
-        _replace_headers(
-            response,
-            personalized_headers(self.headers, len(body), fragments_tag(fragments)),
+def _buffer_body(
+    personalizer: Personalizer, plan: Plan, response: HttpResponseBase, headers: Headers
+) -> PendingRewrite | None:
+    """Scan the body of ``response``, or return ``None`` to send it unchanged."""
+    buffer = BodyBuffer(personalizer.slot_names, personalizer.max_body_size)
+    if not buffer.feed(response.content):
+        logger.warning(
+            "Not personalizing %s: the body is over max_body_size (%d bytes)",
+            plan.context.path,
+            personalizer.max_body_size,
         )
+        return None
+    return prepare_rewrite(buffer, headers, plan.context.path)
+
+
+def _finish_body(
+    response: HttpResponseBase,
+    pending: PendingRewrite,
+    fragments: Mapping[str, str | None],
+) -> None:
+    """Put the fragments into ``response``, or leave it as the app made it."""
+    result = complete_rewrite(pending, fragments)
+    if result is None:
+        return
+    response.content, headers = result
+    _replace_headers(response, headers)
 
 
 class _Waiter:
@@ -643,7 +615,7 @@ class _Waiter:
         if _running_loop() is self.loop:
             # Blocking here would stop the very loop that runs the tasks.
             logger.warning(
-                "Not waiting for %s in the event loop that runs its slots; "
+                "Not waiting for %s in the event loop that runs its slots, "
                 "keeping the fallback",
                 self.plan.context.path,
             )
@@ -657,7 +629,7 @@ class _Waiter:
         except (concurrent.futures.TimeoutError, concurrent.futures.CancelledError):
             future.cancel()
             logger.warning(
-                "Timed out waiting for the slots of %s; keeping the fallback",
+                "Timed out waiting for the slots of %s, keeping the fallback",
                 self.plan.context.path,
             )
             return {}
@@ -674,7 +646,7 @@ class _Waiter:
             return await asyncio.wait_for(asyncio.wrap_future(future), self._timeout())
         except (asyncio.TimeoutError, concurrent.futures.CancelledError):
             logger.warning(
-                "Timed out waiting for the slots of %s; keeping the fallback",
+                "Timed out waiting for the slots of %s, keeping the fallback",
                 self.plan.context.path,
             )
             return {}
@@ -699,7 +671,7 @@ class _Waiter:
         except RuntimeError:
             coroutine.close()
             logger.warning(
-                "The event loop of %s is closed; keeping the fallback",
+                "The event loop of %s is closed, keeping the fallback",
                 self.plan.context.path,
             )
             return None
@@ -759,7 +731,7 @@ class _StreamState:
         self.encoded: dict[str, bytes] = {}
 
     def feed(self, chunk: bytes) -> list[bytes | Placeholder]:
-        """Scan the next chunk; return the events that are decided."""
+        """Scan the next chunk and return the events that are decided."""
         if len(self.head) < _HEAD_SIZE:
             self.head = (self.head + chunk)[:_HEAD_SIZE]
         return self.rewriter.feed(chunk)
@@ -792,7 +764,7 @@ class _StreamState:
             yield b"".join(ready)
 
     def resolve(self, slot: str, html: str | None) -> None:
-        """Record the fragment of ``slot``; ``None`` keeps its fallback."""
+        """Record the fragment of ``slot``, where ``None`` keeps its fallback."""
         self.resolved.add(slot)
         if html is not None and self.codec is not None:
             self.encoded[slot] = encode_fragment(html, self.codec)
@@ -809,7 +781,7 @@ class _StreamState:
 
 def _rewrite_sync(
     chunks: Iterable[bytes], state: _StreamState, waiter: _Waiter
-) -> Iterator[bytes]:
+) -> Generator[bytes, None, None]:
     try:
         for events in _events(chunks, state):
             for segment in state.segments(events):
@@ -832,23 +804,25 @@ def _events(
 
 async def _rewrite_async(
     chunks: AsyncIterator[bytes], state: _StreamState, waiter: _Waiter
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     try:
-        async for chunk in chunks:
-            for segment in state.segments(state.feed(chunk)):
+        async for events in _aevents(chunks, state):
+            for segment in state.segments(events):
                 if isinstance(segment, str):
                     fragments = await waiter.afragments([segment])
                     state.resolve(segment, fragments.get(segment))
                 else:
                     yield segment
-        for segment in state.segments(state.close()):
-            if isinstance(segment, str):
-                fragments = await waiter.afragments([segment])
-                state.resolve(segment, fragments.get(segment))
-            else:
-                yield segment
     finally:
         waiter.cancel()
+
+
+async def _aevents(
+    chunks: AsyncIterator[bytes], state: _StreamState
+) -> AsyncGenerator[list[bytes | Placeholder], None]:
+    async for chunk in chunks:
+        yield state.feed(chunk)
+    yield state.close()
 
 
 class _SyncStream:
@@ -859,7 +833,9 @@ class _SyncStream:
     not run its ``finally`` clause.
     """
 
-    def __init__(self, chunks: Iterator[bytes], on_close: Callable[[], None]) -> None:
+    def __init__(
+        self, chunks: Generator[bytes, None, None], on_close: Callable[[], None]
+    ) -> None:
         self._chunks = chunks
         self._on_close = on_close
 
@@ -872,9 +848,7 @@ class _SyncStream:
     def close(self) -> None:
         """Close the rewriting generator and cancel the slot tasks."""
         try:
-            close = getattr(self._chunks, "close", None)
-            if close is not None:
-                close()
+            self._chunks.close()
         finally:
             self._on_close()
 
@@ -888,7 +862,7 @@ class _AsyncStream:
     """
 
     def __init__(
-        self, chunks: AsyncIterator[bytes], on_close: Callable[[], None]
+        self, chunks: AsyncGenerator[bytes, None], on_close: Callable[[], None]
     ) -> None:
         self._chunks = chunks
         self._on_close = on_close
@@ -897,14 +871,12 @@ class _AsyncStream:
         return self
 
     async def __anext__(self) -> bytes:
-        return await self._chunks.__anext__()
+        return await anext(self._chunks)
 
     async def aclose(self) -> None:
         """Close the rewriting generator and cancel the slot tasks."""
         try:
-            aclose = getattr(self._chunks, "aclose", None)
-            if aclose is not None:
-                await aclose()
+            await self._chunks.aclose()
         finally:
             self._on_close()
 

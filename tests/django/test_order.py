@@ -343,7 +343,7 @@ def test_cookies_survive(kind: str, middleware: list[str]) -> None:
         # The generic page is cached inside the personalizer, which
         # personalizes the cached copy for each visitor.
         pytest.param([OURS, UPDATE_CACHE, FETCH_CACHE], 1, id="cache-inside"),
-        # The cache sees only private pages, so it stores nothing.
+        # The cache receives only private pages, so it stores nothing.
         pytest.param([UPDATE_CACHE, OURS, FETCH_CACHE], 2, id="cache-around"),
         pytest.param([UPDATE_CACHE, FETCH_CACHE, OURS], 2, id="cache-outside"),
     ],

@@ -193,7 +193,7 @@ def test_stream_pair_replaced(mode: str, kind: str) -> None:
 
 
 @pytest.mark.parametrize(("mode", "kind"), COMBINATIONS)
-def test_stream_slot_asked_once(mode: str, kind: str) -> None:
+def test_stream_slot_requested_once(mode: str, kind: str) -> None:
     provider = RecordingProvider()
     source = Source([b"<main>", MARK, b"</main><footer>", MARK, b"</footer>"])
     _, chunks = run_stream(make_personalizer(provider), source, mode, kind)

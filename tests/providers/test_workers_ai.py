@@ -440,6 +440,16 @@ def test_embeddings_query_has_current_product() -> None:
     assert PRODUCT.title in embedder.batches[0][0]
 
 
+def test_embeddings_current_product_catch_all() -> None:
+    embedder = Embedder("Mascara")
+    params = {"path": ("products", PRODUCT.slug)}
+    built = provider(
+        httpx.MockTransport(embedder), mode="embeddings", current_param="path"
+    )
+    run(built, make_request(Context(params=params)))
+    assert PRODUCT.title in embedder.batches[0][0]
+
+
 def test_embeddings_without_signal_declines() -> None:
     embedder = Embedder("Mascara")
     with pytest.raises(ProviderUnavailable):

@@ -44,7 +44,7 @@ DEFAULT_LIMITS = httpx.Limits(
     max_connections=64, max_keepalive_connections=16, keepalive_expiry=30.0
 )
 
-#: Bytes of an response that a provider reads at most; a longer one fails.
+#: Bytes of a response that a provider reads at most. A longer one fails.
 MAX_RESPONSE_BYTES = 1024 * 1024
 
 # Characters of a remote error message that go into an exception message.
@@ -306,7 +306,7 @@ async def post_json(
         )
     except (asyncio.TimeoutError, httpx.TimeoutException):
         raise ProviderTimeout(
-            f"{where} did not response within {timeout:.3f} s."
+            f"{where} did not respond within {timeout:.3f} s."
         ) from None
     except httpx.ConnectError as exc:
         raise ProviderConnectionError(

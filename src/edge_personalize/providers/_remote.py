@@ -187,9 +187,7 @@ class RemoteProvider:
             if product is not None
         )
         reasons = {item.id: item.reason for item in ranked if item.reason}
-        current = _current_product(
-            self.catalog, request.context, self._ranker.current_param
-        )
+        current = self._ranker.current_product(request.context.params)
         return Candidates(
             current=current,
             products=products,
@@ -408,26 +406,6 @@ def check_text(value: object, option: str, name: str) -> str:
             f"{name}: {option}={value!r} must be a non-empty printable str."
         )
     return value
-
-
-def _current_product(
-    catalog: Catalog, context: Context, names: Sequence[str]
-) -> Product | None:
-    for name in names:
-        value = context.params.get(name)
-        if value is None:
-            continue
-        # A catch-all parameter (":path*") is a tuple of segments: try the
-        # whole path, then its last segment.
-        if isinstance(value, str):
-            forms: tuple[str, ...] = (value,)
-        else:
-            forms = ("/".join(value), value[-1]) if value else ()
-        for form in forms:
-            product = catalog.by_slug(form) or catalog.get(form)
-            if product is not None:
-                return product
-    return None
 
 
 def _excluded(

@@ -96,7 +96,7 @@ class CatalogProvider:
             return []
 
         context = request.context
-        current = self._current_product(context.params)
+        current = self.current_product(context.params)
         excluded = self._excluded_positions(context.viewed, current)
 
         scores = _Scores()
@@ -108,9 +108,10 @@ class CatalogProvider:
         ranked = self._rank(scores, excluded, request.limit)
         return [self._recommendation(position, scores) for position in ranked]
 
-    def _current_product(
+    def current_product(
         self, params: Mapping[str, str | tuple[str, ...]]
     ) -> Product | None:
+        """Look up the product that the ``current_param`` route parameters name."""
         for name in self.current_param:
             value = params.get(name)
             if value is None:

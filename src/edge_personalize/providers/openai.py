@@ -43,7 +43,7 @@ class OpenAIProvider(ModelProvider):
     embedded recommender and asks the model to choose and order up to
     ``request.limit`` of them. With ``structured_output`` the request
     asks for ``response_format: {"type": "json_schema", "json_schema":
-    {"name", "schema", "strict": true}}``. Servers that ignore it response
+    {"name", "schema", "strict": true}}``. Servers that ignore it respond
     with free text, which is searched for JSON (a code fence or an object
     inside prose) and then for a list of names, so both kinds of server
     work. Items are grounded in the catalog; without a catalog the model
@@ -56,7 +56,7 @@ class OpenAIProvider(ModelProvider):
 
     :param base_url: the API's base URL, ending before
         ``/chat/completions``, such as ``"http://127.0.0.1:11434/v1"``.
-    :param model: the model name the server knows.
+    :param model: the name of a model that the server serves.
     :param api_key: the bearer token; by default the environment variable
         named by ``api_key_env``. Without one no ``Authorization`` header
         is sent, which local servers accept. It never appears in logs,
