@@ -1,4 +1,4 @@
-"""html5lib as an oracle: which placeholder comments a real HTML5 parser sees."""
+"""html5lib as an oracle: the placeholder comments that a real HTML5 parser emits."""
 
 from __future__ import annotations
 

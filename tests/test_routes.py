@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import tracemalloc
 from collections.abc import Mapping
 from typing import Any
@@ -589,9 +590,18 @@ def test_router_miss_skips_routes(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def miss_peak(router: Router, path: str) -> int:
-    """Return the peak memory that 1000 misses of ``path`` add, in bytes."""
+    """Return the peak memory that 1000 misses of ``path`` add, in bytes.
+
+    The least of three runs is taken, so that a garbage collection or an
+    allocation of another thread during one run does not count.
+    """
+    return min(_one_miss_peak(router, path) for _ in range(3))
+
+
+def _one_miss_peak(router: Router, path: str) -> int:
     miss = request(path)
     router.match(miss)
+    gc.collect()
     tracemalloc.start()
     try:
         tracemalloc.reset_peak()
@@ -679,4 +689,5 @@ def test_framework_param_syntax_rejected(pattern: str, hint: str) -> None:
 
 def test_optional_group_still_allowed() -> None:
     route = Route("/shop{/:lang}?")
-    assert route.source == "/shop{/:lang}?"
+    assert route.match(RequestView("GET", "/shop/de")) == {"lang": "de"}
+    assert route.match(RequestView("GET", "/shop")) == {}

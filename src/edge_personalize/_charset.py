@@ -20,10 +20,10 @@ Standard, so ``latin1``, ``iso-8859-1`` and ``us-ascii`` mean windows-1252,
 
 Accepted encodings are those whose bytes below 0x80 are ASCII wherever the
 markup can be. Single-byte encodings and UTF-8 always qualify. Shift_JIS,
-Big5, GBK, gb18030, EUC-KR (windows-949) and EUC-JP qualify too: a trail
+Big5, GBK, gb18030, EUC-KR (windows-949) and EUC-JP qualify too. A trail
 byte of theirs may be an ASCII letter or digit, but never one of the bytes
 that delimit markup (``<``, ``>``, ``!``, ``-``, ``/``, ``=``, quotes,
-spaces), and a lead byte is never below 0x80. Rejected, so the body passes
+spaces). A lead byte of theirs is never below 0x80. Rejected, so the body passes
 through untouched: UTF-16 and UTF-32 (by label or byte order mark), UTF-7,
 the ISO-2022 family, HZ and the other encodings the standard maps to
 "replacement", and any label the table does not know, such as
@@ -59,6 +59,13 @@ class CharsetDecision:
 
 def _labels(codec: str | None, names: str) -> dict[str, str | None]:
     return dict.fromkeys(names.split(), codec)
+
+
+# The Encoding Standard's labels of UTF-16BE and UTF-16LE.
+_UTF16_LABELS = frozenset(
+    "unicodefffe utf-16be csunicode iso-10646-ucs-2 ucs-2 unicode unicodefeff "
+    "utf-16 utf-16le".split()
+)
 
 
 # Codecs that the rewriter cannot handle safely map to None.
@@ -162,22 +169,18 @@ _LABELS: dict[str, str | None] = {
         "cseuckr csksc56011987 euc-kr iso-ir-149 korean ks_c_5601-1987 "
         "ks_c_5601-1989 ksc5601 ksc_5601 windows-949",
     ),
-    # Bytes 0x80-0xFF map to private-use characters; ASCII stays ASCII, so
-    # fragments go out as ASCII with character references.
+    # Bytes 0x80-0xFF map to private-use characters and ASCII stays ASCII,
+    # so fragments go out as ASCII with character references.
     **_labels("ascii", "x-user-defined"),
     # Not ASCII-compatible, or with shift states that change what the
     # bytes below 0x80 mean.
     **_labels(
         None,
         "csiso2022jp iso-2022-jp csiso2022kr hz-gb-2312 iso-2022-cn "
-        "iso-2022-cn-ext iso-2022-kr replacement unicodefffe utf-16be csunicode "
-        "iso-10646-ucs-2 ucs-2 unicode unicodefeff utf-16 utf-16le",
+        "iso-2022-cn-ext iso-2022-kr replacement",
     ),
+    **dict.fromkeys(_UTF16_LABELS, None),
 }
-_UTF16_LABELS = frozenset(
-    "unicodefffe utf-16be csunicode iso-10646-ucs-2 ucs-2 unicode unicodefeff "
-    "utf-16 utf-16le".split()
-)
 _BOMS = (
     (b"\xef\xbb\xbf", "utf-8", "UTF-8"),
     (b"\xfe\xff", None, "UTF-16BE"),
@@ -189,13 +192,11 @@ def choose_charset(content_type: str | None, head: bytes) -> CharsetDecision:
     """Decide how to encode fragments for a response.
 
     ``content_type`` is the ``Content-Type`` header value, if any. ``head``
-    is the start of the body; the byte order mark and ``<meta>`` checks use
-    its first 1024 bytes.
+    is the start of the body, and the ``<meta>`` prescan reads its first
+    1024 bytes.
     """
     for bom, codec, name in _BOMS:
         if head.startswith(bom):
-            if codec is None:
-                return CharsetDecision(None, name, f"{name} byte order mark")
             return CharsetDecision(codec, name, f"{name} byte order mark")
 
     if content_type:

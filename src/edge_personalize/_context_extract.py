@@ -95,7 +95,7 @@ def is_token(name: str) -> bool:
 def collect_headers(
     headers: RawHeaders, names: Iterable[bytes]
 ) -> dict[bytes, list[bytes]]:
-    """Return the values of the wanted header ``names``, in request order."""
+    """Return the values of the header ``names``, in request order."""
     lookup = frozenset(names)
     found: dict[bytes, list[bytes]] = {}
     for name, value in headers:

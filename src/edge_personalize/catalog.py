@@ -149,7 +149,7 @@ class CatalogIndex:
         """Return the catalog's own spelling of a key or word.
 
         A category, tag or brand key gives its first spelling in the
-        catalog; an index word gives its most frequent one.
+        catalog. An index word gives its most frequent one.
         """
         return self.labels.get(key, key)
 
@@ -158,7 +158,7 @@ class Catalog:
     """An immutable, indexed list of products.
 
     Build it with :meth:`from_file` or :meth:`from_records`. Look products
-    up with :meth:`get` (by id) and :meth:`by_slug`; iterate it for every
+    up with :meth:`get` (by id) and :meth:`by_slug`. Iterate it for every
     product in file order.
     """
 
@@ -169,11 +169,11 @@ class Catalog:
             if not isinstance(product, Product):
                 raise CatalogError(
                     f"Catalog {source} contains {_show(product)}, which is not a "
-                    "Product; build catalogs with Catalog.from_records(records)."
+                    "Product. Build catalogs with Catalog.from_records(records)."
                 )
         if not self.products:
             raise CatalogError(
-                f"Catalog {source} contains no products; add at least one record."
+                f"Catalog {source} contains no products. Add at least one record."
             )
         self._by_id = {product.id: product for product in self.products}
         self._positions = {product.id: i for i, product in enumerate(self.products)}
@@ -215,7 +215,7 @@ class Catalog:
         suffix = file_path.suffix.lower()
         if suffix not in (".json", ".csv"):
             raise CatalogError(
-                f"Catalog {where} has suffix {file_path.suffix!r}; use a .json "
+                f"Catalog {where} has suffix {file_path.suffix!r}. Use a .json "
                 "or .csv file."
             )
 
@@ -227,12 +227,12 @@ class Catalog:
                     records = _read_csv(stream, where)
         except FileNotFoundError:
             raise CatalogError(
-                f"Catalog {where} not found; check the path, which is relative "
+                f"Catalog {where} not found. Check the path, which is relative "
                 f"to the working directory {os.getcwd()!r}."
             ) from None
         except (OSError, UnicodeDecodeError) as exc:
             raise CatalogError(
-                f"Catalog {where} cannot be read ({exc}); it must be a readable "
+                f"Catalog {where} cannot be read ({exc}). It must be a readable "
                 "UTF-8 file."
             ) from exc
         return cls(_build_products(records, options, where), source=where)
@@ -329,33 +329,33 @@ def _check_template(name: str, template: object, *, image: bool) -> None:
         }
     except ValueError as exc:
         raise ConfigurationError(
-            f"{name} {template!r} is not a valid format string ({exc}); write "
+            f"{name} {template!r} is not a valid format string ({exc}). Write "
             "literal braces as {{ and }}."
         ) from None
 
     unknown = sorted(fields - _TEMPLATE_FIELDS)
     if unknown:
         raise ConfigurationError(
-            f"{name} {template!r} uses unknown fields {unknown!r}; the fields "
+            f"{name} {template!r} uses unknown fields {unknown!r}. The fields "
             "are {slug} and {id}."
         )
     if not fields:
         raise ConfigurationError(
             f"{name} {template!r} contains neither {{slug}} nor {{id}}, so every "
-            "product would get the same URL; add one of them."
+            "product would get the same URL. Add one of them."
         )
 
     try:
         sample = template.format(id="1", slug="sample")
     except (ValueError, TypeError) as exc:
         raise ConfigurationError(
-            f"{name} {template!r} cannot be formatted ({exc}); use plain "
+            f"{name} {template!r} cannot be formatted ({exc}). Use plain "
             "{slug} and {id} fields."
         ) from None
     if safe_url(sample, image=image) is None:
         raise ConfigurationError(
             f"{name} {template!r} gives {sample!r}, which is not an http(s) URL "
-            "or a path; use a path such as '/products/{slug}'."
+            "or a path. Use a path such as '/products/{slug}'."
         )
 
 
@@ -371,8 +371,8 @@ def _read_json(text: str, where: str) -> list[tuple[str, Any]]:
         # Integers past Python's digit limit, or nesting past its recursion
         # limit: valid JSON, but no catalog looks like that.
         raise CatalogError(
-            f"Catalog {where} cannot be parsed ({type(exc).__name__}: {exc}); "
-            "check that it is a plain list of product objects."
+            f"Catalog {where} cannot be parsed ({type(exc).__name__}: {exc}). "
+            "Check that it is a plain list of product objects."
         ) from None
 
     if isinstance(data, dict) and "products" in data:
@@ -394,15 +394,15 @@ def _read_csv(stream: Iterable[str], where: str) -> list[tuple[str, Any]]:
             if None in row:
                 raise CatalogError(
                     f"Catalog {where}, {label}: the row has more cells than the "
-                    "header has names; quote cells that contain commas."
+                    "header has names. Quote cells that contain commas."
                 )
             records.append((label, row))
     except csv.Error as exc:
-        # DictReader.line_num only moves after a good row; the inner
+        # DictReader.line_num only moves after a good row. The inner
         # reader's count includes the line that failed.
         raise CatalogError(
             f"Catalog {where} is not valid CSV at line {reader.reader.line_num} "
-            f"({exc}); check the quoting of that line."
+            f"({exc}). Check the quoting of that line."
         ) from None
     return records
 
@@ -435,13 +435,13 @@ def _build_products(
         if draft.id in first_use:
             raise CatalogError(
                 f"{draft.at}: duplicate id, already used by "
-                f"{first_use[draft.id]}; give every product its own id."
+                f"{first_use[draft.id]}. Give every product its own id."
             )
         first_use[draft.id] = label
         drafts.append(draft)
     if not drafts:
         raise CatalogError(
-            f"Catalog {where} contains no products; add at least one record."
+            f"Catalog {where} contains no products. Add at least one record."
         )
 
     slugs = _assign_slugs(drafts)
@@ -463,7 +463,7 @@ def _parse_record(record: object, label: str, where: str, options: _Options) -> 
     title = _text(record, "title", at) or _text(record, "name", at)
     if not title:
         raise CatalogError(
-            f"{at}: missing field 'title' (or 'name'); every product needs one."
+            f"{at}: missing field 'title' (or 'name'). Every product needs one."
         )
     return _Draft(
         label=label,
@@ -489,7 +489,7 @@ def _parse_id(value: object, at: str) -> str:
     if isinstance(value, str) and value.strip():
         return value.strip()
     if value is None or value == "":
-        raise CatalogError(f"{at}: missing field 'id'; every product needs one.")
+        raise CatalogError(f"{at}: missing field 'id'. Every product needs one.")
     raise CatalogError(
         f"{at}: field 'id' must be an integer or a string, got {_show(value)}."
     )
@@ -574,7 +574,7 @@ def _url(record: Mapping[str, Any], name: str, at: str, *, image: bool) -> str:
     if value and safe_url(value, image=image) is None:
         raise CatalogError(
             f"{at}: field {name!r} is {_show(value)}, which is not an http(s) or "
-            "relative URL; fix it or leave the field out."
+            "relative URL. Fix it or leave the field out."
         )
     return value
 
@@ -595,7 +595,7 @@ def _assign_slugs(drafts: Sequence[_Draft]) -> list[str]:
         if draft.slug and draft.slug in owners:
             raise CatalogError(
                 f"{draft.at}: duplicate slug {draft.slug!r}, already used by "
-                f"{owners[draft.slug]}; give every product its own slug, or "
+                f"{owners[draft.slug]}. Give every product its own slug, or "
                 "leave it out to derive one from the title."
             )
         if draft.slug:
@@ -626,7 +626,7 @@ def _derive_slug(draft: _Draft, used: set[str]) -> str:
 def slugify(text: str, max_length: int = 80) -> str:
     """Return a lower-case ASCII slug of ``text``, words joined by ``-``.
 
-    Accents are dropped (``"Crème"`` gives ``"creme"``); characters without
+    Accents are dropped (``"Crème"`` gives ``"creme"``). Characters without
     an ASCII form are removed, so a title in another script can give ``""``.
     """
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore")
@@ -681,7 +681,7 @@ def _build_index(products: Sequence[Product]) -> CatalogIndex:
                 spellings.setdefault(word, Counter())[spelling] += 1
 
     # A word's label is its most frequent spelling, so that "watch" reads
-    # "watches" in a catalog with many watches; ties go to the first seen.
+    # "watches" in a catalog with many watches. Ties go to the first seen.
     for word, counts in spellings.items():
         labels.setdefault(word, counts.most_common(1)[0][0])
 

@@ -31,8 +31,8 @@ class RequestView:
     """The parts of an HTTP request the core reads, in one neutral shape.
 
     Adapters build it from a WSGI environ, an ASGI scope or a Django
-    request. ``path`` is the decoded path without the query string;
-    ``query_string`` is the raw query; header names are lower-case bytes.
+    request. ``path`` is the decoded path without the query string,
+    ``query_string`` is the raw query, and header names are lower-case bytes.
     """
 
     method: str
@@ -53,7 +53,7 @@ _EMPTY_PARAMS: Mapping[str, str | tuple[str, ...]] = MappingProxyType({})
 
 @dataclass(frozen=True)
 class Context:
-    """What personalization may know about one request, bounded and cleaned.
+    """The facts about one request that personalization may use, bounded and cleaned.
 
     Instances are immutable and safe to share with providers: they contain
     no IP address, raw cookie or raw user agent. They compare by value but
@@ -82,7 +82,7 @@ class Context:
 
     def __post_init__(self) -> None:
         # A plain dict passed in would let a provider change the params
-        # that other providers and the cache key see.
+        # that other providers and the cache key read.
         if not isinstance(self.params, MappingProxyType):
             object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
 

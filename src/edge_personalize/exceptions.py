@@ -20,8 +20,8 @@ slot's provider chain: a page never fails because a provider did.
 
 Every ``ProviderError`` has two attributes that the chain reads to decide
 on a retry: ``retryable`` (false unless the failure is one a second
-attempt may fix) and ``retry_after`` (seconds the service asked the caller
-to wait, or ``None``).
+attempt may fix) and ``retry_after`` (seconds the service requested the
+caller to wait, or ``None``).
 """
 
 from __future__ import annotations
@@ -60,9 +60,9 @@ class CatalogError(ConfigurationError):
 class ProviderError(EdgePersonalizeError):
     """A provider failed to produce recommendations for one request."""
 
-    #: Whether a second attempt may succeed; the chain retries only then.
+    #: Whether a second attempt may succeed. The chain retries only then.
     retryable: bool = False
-    #: Seconds the service asked the caller to wait before a retry, if any.
+    #: Seconds the service requested the caller to wait before a retry, if any.
     retry_after: float | None = None
 
 
@@ -128,5 +128,5 @@ class CacheEntryError(EdgePersonalizeError):
 
     Backends raise it from ``CacheBackend.get``. The cache logs it
     (rate-limited), treats the key as a miss and overwrites the value with
-    the next result; the backend is not considered down.
+    the next result. The backend is not considered down.
     """

@@ -24,7 +24,7 @@ class Recommendation:
 
     Every field is plain data. The renderer escapes each text and checks
     each URL, so a provider may pass through whatever its source contains.
-    ``html`` is an optional snippet of markup from the provider; it is
+    ``html`` is an optional snippet of markup from the provider. It is
     rendered only after an allow-list sanitizer (nh3) has cleaned it.
     """
 
@@ -62,11 +62,11 @@ class Recommendation:
 
 @dataclass(frozen=True)
 class RecommendationRequest:
-    """What a provider is asked: which slot, how many items, for whom.
+    """The request a provider receives: which slot, how many items, for whom.
 
     ``deadline`` is the :func:`time.monotonic` time by which the slot needs
     its items, or ``None`` when there is none. Providers may use it to size
-    their own timeouts and retries; the caller cancels them at the
+    their own timeouts and retries, but the caller cancels them at the
     deadline either way.
     """
 

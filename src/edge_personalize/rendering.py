@@ -1,8 +1,8 @@
 """Render recommendations as HTML fragments that are safe to splice into a page.
 
 Every text that comes from a provider is cleaned by :func:`normalize_text`,
-bounded and escaped by :func:`escape_html`; every URL passes
-:func:`safe_url`; a provider's ``html`` snippet passes the allow-list
+bounded and escaped by :func:`escape_html`. Every URL passes
+:func:`safe_url`, and a provider's ``html`` snippet passes the allow-list
 sanitizer :func:`sanitize_html`. The fragment contains no script, no
 ``style`` element or attribute and no event handler, so it needs no CSP
 nonce. Whatever the item texts are, the fragment parses to the element tree
@@ -47,13 +47,13 @@ Renderer = Callable[[str, Sequence[Recommendation], Context], str]
 """A slot renderer: ``(slot, items, context) -> HTML``."""
 
 MAX_TITLE_LENGTH = 200
-"""Maximum characters of an item's title; a longer title is cut and ends in "…"."""
+"""Maximum characters of an item's title. A longer title is cut and ends in "…"."""
 
 MAX_REASON_LENGTH = 200
-"""Maximum characters of an item's reason; a longer reason is cut and ends in "…"."""
+"""Maximum characters of an item's reason. A longer reason is cut and ends in "…"."""
 
 MAX_ID_LENGTH = 128
-"""Maximum characters of the ``data-id`` attribute; a longer id is left out."""
+"""Maximum characters of the ``data-id`` attribute. A longer id is left out."""
 
 MAX_URL_LENGTH = 2048
 """Maximum characters of a link or image URL; :func:`safe_url` rejects longer ones."""
@@ -62,6 +62,8 @@ MAX_HTML_LENGTH = 4000
 """Maximum characters of a provider's ``html`` snippet read before sanitizing."""
 
 IMAGE_WIDTH = 160
+"""Intrinsic width in CSS pixels given to every image, as for :data:`IMAGE_HEIGHT`."""
+
 IMAGE_HEIGHT = 160
 """Intrinsic size in CSS pixels given to every image, so the layout does not shift
 while images load; style sheets may scale the image."""
@@ -69,7 +71,7 @@ while images load; style sheets may scale the image."""
 SANITIZER_TAGS = frozenset(
     {"b", "br", "em", "i", "mark", "s", "small", "span", "strong", "sub", "sup"}
 )
-"""Elements that :func:`sanitize_html` keeps; it keeps no attribute at all."""
+"""Elements that :func:`sanitize_html` keeps, without any attribute."""
 
 # Elements whose content is dropped with them, not kept as text: scripts,
 # styles, raw-text elements and foreign content (SVG, MathML).
@@ -94,6 +96,12 @@ _DROPPED_CONTENT_TAGS = frozenset(
     }
 )
 
+# The arguments of nh3.clean(), built once. nh3 reads them on every call
+# and never changes them.
+_NH3_TAGS = set(SANITIZER_TAGS)
+_NH3_DROPPED_CONTENT_TAGS = set(_DROPPED_CONTENT_TAGS)
+_NH3_NO_ATTRIBUTES: dict[str, set[str]] = {"*": set()}
+
 _ESCAPES = str.maketrans(
     {
         "&": "&amp;",
@@ -111,7 +119,7 @@ _ESCAPES = str.maketrans(
 
 # C0 and C1 controls, DEL, lone surrogates and noncharacters. Parsers turn
 # some into U+FFFD, drop others, or (libxml2) reject them, so they cannot
-# round-trip; ASCII whitespace is handled separately.
+# round-trip. ASCII whitespace is handled separately.
 _NONCHARACTERS = "".join(
     chr(plane * 0x10000 + low) for plane in range(17) for low in (0xFFFE, 0xFFFF)
 )
@@ -198,7 +206,7 @@ def sanitize_html(markup: str) -> str:
     """Clean a provider's HTML snippet with nh3 and a strict allow-list.
 
     Keeps only the inline elements in :data:`SANITIZER_TAGS`, with no
-    attributes; drops comments, and drops scripts, styles, raw-text
+    attributes. Drops comments, and drops scripts, styles, raw-text
     elements, SVG and MathML together with their content. Control
     characters are removed first, and U+2028/U+2029 leave as character
     references, as in :func:`escape_html`.
@@ -206,11 +214,11 @@ def sanitize_html(markup: str) -> str:
     cleaned = _UNWANTED_CHARS.sub("", markup)
     sanitized = nh3.clean(
         cleaned,
-        tags=set(SANITIZER_TAGS),
-        clean_content_tags=set(_DROPPED_CONTENT_TAGS),
+        tags=_NH3_TAGS,
+        clean_content_tags=_NH3_DROPPED_CONTENT_TAGS,
         # The "*" entry empties nh3's generic attributes (title, lang),
         # which an empty mapping alone would keep.
-        attributes={"*": set()},
+        attributes=_NH3_NO_ATTRIBUTES,
         strip_comments=True,
         link_rel=None,
         url_schemes=set(),
@@ -233,8 +241,9 @@ def format_price(
 
     :raises ValueError: if ``price`` is not a finite number.
     """
-    # NOTE: the table covers common languages and currencies only; it is
-    # not CLDR (no grouping exceptions, no per-region symbols such as US$).
+    # NOTE: the table covers common languages and currencies only. It is
+    # not CLDR: it has no grouping exceptions and no per-region symbols
+    # such as US$.
     code = _currency_code(currency)
     decimals = _CURRENCY_DECIMALS.get(code or "", 2)
     decimal_separator, group_separator, position = _number_format(languages)
@@ -365,14 +374,14 @@ def render_recommendations(
     *,
     heading: str | None = "Recommended for you",
 ) -> str:
-    """Render the default fragment of ``slot`` for ``items``; the default renderer.
+    """Render the default fragment of ``slot`` for ``items``, as the default renderer.
 
     The fragment is a ``<section class="ep-recs">`` with a ``<h2>`` heading
     that labels it (none when ``heading`` is ``None``) and a ``<ul>`` with
     one ``<li>`` per item. An item whose link URL fails :func:`safe_url` or
-    whose title is empty after :func:`normalize_text` is dropped; an item
-    whose URL is ``""`` is shown as text with no link; an unsafe image URL
-    drops only the image. Returns ``""`` when no item is left, so
+    whose title is empty after :func:`normalize_text` is dropped. An item
+    whose URL is ``""`` is shown as text with no link, and an unsafe image
+    URL drops only the image. Returns ``""`` when no item is left, so
     the caller can keep the placeholder's fallback. Prices are formatted
     for ``context.languages``.
     """
@@ -403,8 +412,8 @@ def render_recommendations(
 def _render_item(item: Recommendation, context: Context) -> str | None:
     if not isinstance(item, Recommendation):
         return None
-    # An empty URL means the item has no page (model text that no catalog
-    # grounds): it is shown as text. Any other URL must be safe.
+    # An empty URL means the item has no page, such as model text that no
+    # catalog grounds, so it is shown as text. Any other URL must be safe.
     linked = item.url != ""
     href = safe_url(item.url) if linked else None
     title = normalize_text(item.title, MAX_TITLE_LENGTH)
