@@ -16,6 +16,9 @@ from edge_personalize.rewriting import (
     rewrite,
 )
 
+# Every test runs with the C scanner and with the regex scanner.
+pytestmark = pytest.mark.usefixtures("scanner")
+
 Event = bytes | Placeholder
 PAGE = b"<html><body><h1>Mug</h1><!-- personalize:recs --></body></html>"
 FRAGMENT = b'<aside class="recs"><a href="/p/42">Mug &amp; Saucer</a></aside>'

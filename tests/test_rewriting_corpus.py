@@ -20,6 +20,9 @@ from html5_oracle import html5lib_slots
 from shared_inputs import shared_path
 from test_rewriting import TOKENIZER_CASES
 
+# Every test runs with the C scanner and with the regex scanner.
+pytestmark = pytest.mark.usefixtures("scanner")
+
 CORPUS = shared_path("corpus")
 CASES = json.loads((CORPUS / "tokenizer_cases.json").read_text())
 PAGES = sorted((CORPUS / "pages").glob("*.html"))

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from itertools import pairwise
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -24,6 +25,9 @@ from edge_personalize.rewriting import (
     rewrite,
 )
 from html5_oracle import html5lib_slots
+
+# Every test runs with the C scanner and with the regex scanner.
+pytestmark = pytest.mark.usefixtures("scanner")
 
 Event = bytes | Placeholder
 REAL = None  # marks a real placeholder among the parts of a piece

@@ -97,13 +97,15 @@ end marker may begin, and a pair region of up to ``max_region`` bytes.
 Speed
 -----
 
-The scanner leaves the byte-by-byte work to compiled regular expressions:
-one flat loop consumes text, ordinary tags, comments and whole ``script``,
-``style``, ``svg`` and ``math`` elements in C, and Python code runs only where
-the tokenizer changes state or a placeholder may be. On the pages of the
-project's benchmark (``benchmarks/bench_rewriter.py``) that gives a few
-hundred MB/s on one CPU core; the script prints the figures for the machine
-it runs on.
+Python code runs only where the tokenizer changes state or a placeholder may
+be. In between, the C extension ``edge_personalize._speedups`` consumes
+text, tags, comments and whole raw text and script elements byte by byte,
+and compiled regular expressions consume whole ``svg`` and ``math``
+elements. When the extension is not built (the install found no C
+compiler), regular expressions do all of that work with the same results,
+and :data:`COMPILED_SCANNER` tells which is in use. The project's benchmark
+(``benchmarks/bench_rewriter.py``) prints the throughput of both on the
+machine it runs on.
 """
 
 from __future__ import annotations
@@ -116,7 +118,21 @@ from typing import NamedTuple
 
 from .exceptions import ConfigurationError
 
+_markup_run: Callable[[bytes, int, int], int] | None
+try:
+    from ._speedups import markup_run as _markup_run
+except ImportError:  # built without a C compiler: the regexes do the work
+    _markup_run = None
+
+COMPILED_SCANNER = _markup_run is not None
+"""Whether the C extension ``edge_personalize._speedups`` was imported.
+
+Without it the scanner gives the same results with regular expressions
+alone, a few times more slowly.
+"""
+
 __all__ = [
+    "COMPILED_SCANNER",
     "SLOT_NAME_RE",
     "Placeholder",
     "Rewriter",
@@ -370,6 +386,7 @@ _NESTED_RUN = re.compile(
     )
     + b"*"
 )
+_WHOLE_ELEMENT_RE = re.compile(_WHOLE_ELEMENT)
 _TEXT_RUN = re.compile(rb"(?:[^<]+|%b)*" % _LONE_LT)
 # Inside foreign content. Self-closing start tags that do not break out
 # change nothing, so _FOREIGN_RUN consumes them.
@@ -602,11 +619,10 @@ class Rewriter:
     def _scan_markup(self, buf: bytes, pos: int, final: bool) -> int:
         cut = self._cut
         if cut > pos:
-            # Up to the last ">" of the buffer, the flat loop cannot stop
-            # inside a token unless a tag needs the exact rules.
-            end = _run_end(_FLAT_RUN, buf, pos, cut)
-            if end < cut and buf[end] != _LT:
-                end = _run_end(_NESTED_RUN, buf, pos, cut)
+            if _markup_run is not None:
+                end = _compiled_run(_markup_run, buf, pos, cut)
+            else:
+                end = _regex_run(buf, pos, cut)
             if end < cut:
                 return self._scan_construct(buf, end, final)
             pos = end
@@ -949,6 +965,36 @@ class Rewriter:
         else:
             self._mode = _SCRIPT_ESCAPED
         return match.end()
+
+
+def _regex_run(buf: bytes, pos: int, cut: int) -> int:
+    """Consume HTML content up to ``cut`` with the regular expressions.
+
+    Up to the last ">" of the buffer, the flat loop cannot stop inside a
+    token unless a tag needs the exact rules.
+    """
+    end = _run_end(_FLAT_RUN, buf, pos, cut)
+    if end < cut and buf[end] != _LT:
+        end = _run_end(_NESTED_RUN, buf, pos, cut)
+    return end
+
+
+def _compiled_run(
+    markup_run: Callable[[bytes, int, int], int], buf: bytes, pos: int, cut: int
+) -> int:
+    """Consume HTML content up to ``cut`` with the C extension.
+
+    The extension hands over whole ``svg`` and ``math`` elements and scripts
+    that contain "<!--". The regular expression for whole elements still
+    consumes most of them in one match, before the extension goes on.
+    """
+    end = markup_run(buf, pos, cut)
+    while end < cut:
+        match = _WHOLE_ELEMENT_RE.match(buf, end, cut)
+        if match is None:
+            break
+        end = markup_run(buf, match.end(), cut)
+    return end
 
 
 def _run_end(
