@@ -601,38 +601,84 @@ def chunked(data: bytes, size: int = 8192) -> list[bytes]:
     return [data[i : i + size] for i in range(0, len(data), size)]
 
 
+TAG_BOUND = 4096 + 8192  # a held tag and the chunk that did not end it
+FOREIGN_BOUND = 65536 + 8192  # a held svg or math element and one chunk
+
+
 @pytest.mark.parametrize(
-    ("page", "expected"),
+    ("page", "expected", "bound"),
     [
         pytest.param(
-            b'<div data-x="' + b"a" * 300_000 + b'">' + P, 1, id="huge-attribute"
+            b'<div data-x="' + b"a" * 300_000 + b'">' + P,
+            1,
+            TAG_BOUND,
+            id="huge-attribute",
         ),
         pytest.param(
             b"<script data-x=" + b"a" * 300_000 + b">" + P + b"</script>" + P,
             1,
+            TAG_BOUND,
             id="huge-script-tag",
         ),
         pytest.param(
             b"<math data-x='" + b"a" * 300_000 + b"'><style>" + P + b"</style>",
             1,
+            TAG_BOUND,
             id="huge-math-tag",
         ),
-        pytest.param(b"<!--" + b"c" * 300_000 + b"-->" + P, 1, id="huge-comment"),
         pytest.param(
-            b"<script>" + b"x<y;" * 75_000 + b"</script>" + P, 1, id="huge-script"
+            b"<!--" + b"c" * 300_000 + b"-->" + P, 1, TAG_BOUND, id="huge-comment"
         ),
         pytest.param(
-            b"<svg><![CDATA[" + b"d" * 300_000 + b"]]>" + P, 1, id="huge-cdata"
+            b"<script>" + b"x<y;" * 75_000 + b"</script>" + P,
+            1,
+            TAG_BOUND,
+            id="huge-script",
         ),
-        pytest.param(b"<?" + b"p" * 300_000 + b">" + P, 1, id="huge-bogus"),
-        pytest.param(b"<!--" + b" " * 300_000 + P, 0, id="huge-space-comment"),
+        pytest.param(
+            b"<svg><![CDATA[" + b"d" * 300_000 + b"]]>" + P,
+            1,
+            FOREIGN_BOUND,
+            id="huge-cdata",
+        ),
+        pytest.param(
+            b"<svg>" + b"<path d='M0 0'/>" * 20_000 + b"</svg>" + P,
+            1,
+            FOREIGN_BOUND,
+            id="huge-svg",
+        ),
+        pytest.param(b"<?" + b"p" * 300_000 + b">" + P, 1, TAG_BOUND, id="huge-bogus"),
+        pytest.param(
+            b"<!--" + b" " * 300_000 + P, 0, TAG_BOUND, id="huge-space-comment"
+        ),
     ],
 )
-def test_hold_bounded(page: bytes, expected: int) -> None:
+def test_hold_bounded(page: bytes, expected: int, bound: int) -> None:
     held_back, events = held_back_after_each(chunked(page))
-    assert max(held_back) <= 4096 + 8192
+    assert max(held_back) <= bound
     assert joined(events) == page
     assert len(found(events)) == expected
+
+
+def test_held_svg_scanned_after_doubling(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A 40 KB svg in 64-byte chunks: 600 chunks arrive while it is held, but
+    # the buffer is scanned again only each time it has doubled.
+    svg = b"<svg>" + b"<path d='M0 0'/>" * 2500 + b"</svg>"
+    page = b"<p>intro</p>" + svg + P
+    scans: list[int] = []
+    scan = Rewriter._scan
+
+    def counting_scan(self: Rewriter, buf: bytes, final: bool) -> None:
+        scans.append(len(buf))
+        scan(self, buf, final)
+
+    monkeypatch.setattr(Rewriter, "_scan", counting_scan)
+    held_back, events = held_back_after_each(chunked(page, 64))
+
+    assert len(scans) < 20
+    assert max(held_back) <= len(svg) + 64
+    assert joined(events) == page
+    assert found(events) == [Placeholder("recs", P)]
 
 
 def test_hold_bounded_tag_never_ends() -> None:

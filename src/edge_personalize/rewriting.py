@@ -92,7 +92,10 @@ The rewriter holds back bytes only while it cannot yet tell what they are: a
 comment that may still become a placeholder (at most 256 bytes), a tag of up
 to 4 KiB (longer tags are tokenized incrementally and passed on), up to 10
 bytes at the end of a chunk of raw text, comment or CDATA section, where an
-end marker may begin, and a pair region of up to ``max_region`` bytes.
+end marker may begin, and a pair region of up to ``max_region`` bytes. It
+also holds back an ``svg`` or ``math`` element whose end tag has not arrived,
+up to 64 KiB, because reading it whole is many times faster than tracking
+its elements one tag at a time.
 
 Speed
 -----
@@ -147,6 +150,10 @@ SLOT_NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 _ALIAS_SLOT = "recommendations"
 _MAX_COMMENT = 256
 _TAG_HOLD = 4096
+# A whole svg or math element is one regex match, while the stack of its open
+# elements costs Python code per tag, so one whose end tag has not arrived
+# is held back up to this size in the hope that the next chunks complete it.
+_FOREIGN_HOLD = 65536
 _MAX_FOREIGN_DEPTH = 512
 
 # Tokenizer modes. _MARKUP is the data state between tokens. The others are
@@ -387,6 +394,11 @@ _NESTED_RUN = re.compile(
     + b"*"
 )
 _WHOLE_ELEMENT_RE = re.compile(_WHOLE_ELEMENT)
+_FOREIGN_ROOT = re.compile(rb"<((?i:svg|math))[\t\n\f\r />]")
+_FOREIGN_END_TAGS = {
+    name: re.compile(rb"</(?i:" + name + rb")[\t\n\f\r />]")
+    for name in (b"svg", b"math")
+}
 _TEXT_RUN = re.compile(rb"(?:[^<]+|%b)*" % _LONE_LT)
 # Inside foreign content. Self-closing start tags that do not break out
 # change nothing, so _FOREIGN_RUN consumes them.
@@ -510,6 +522,11 @@ class Rewriter:
             )
         self._regions = _Regions(max_region)
         self._tail = b""
+        # Chunks that arrived while a held element waits for _next_scan
+        # bytes in all, kept apart so that small chunks are joined once.
+        self._waiting: list[bytes] = []
+        self._waiting_size = 0
+        self._next_scan = 0
         self._closed = False
 
         self._mode = _MARKUP
@@ -532,7 +549,14 @@ class Rewriter:
             )
         if not data:
             return []
-        buf = self._tail + data if self._tail else bytes(data)
+        if self._next_scan:
+            self._waiting.append(bytes(data))
+            self._waiting_size += len(data)
+            if len(self._tail) + self._waiting_size < self._next_scan:
+                return []
+            buf = self._take_waiting()
+        else:
+            buf = self._tail + data if self._tail else bytes(data)
         self._scan(buf, final=False)
         return self._regions.take()
 
@@ -544,6 +568,8 @@ class Rewriter:
         if self._closed:
             return []
         self._closed = True
+        if self._next_scan:
+            self._tail = self._take_waiting()
         if self._tail:
             self._scan(self._tail, final=True)
             self._tail = b""
@@ -624,12 +650,39 @@ class Rewriter:
             else:
                 end = _regex_run(buf, pos, cut)
             if end < cut:
+                if not final and self._hold_foreign_element(buf, end):
+                    self._keep = end
+                    return -1
                 return self._scan_construct(buf, end, final)
             pos = end
         pos = _run_end(_TEXT_RUN, buf, pos)
         if pos == len(buf):
             return pos
         return self._scan_construct(buf, pos, final)
+
+    def _take_waiting(self) -> bytes:
+        buf = b"".join([self._tail, *self._waiting])
+        self._waiting = []
+        self._waiting_size = 0
+        self._next_scan = 0
+        return buf
+
+    def _hold_foreign_element(self, buf: bytes, pos: int) -> bool:
+        """Return whether to wait for the end of the svg or math element at pos.
+
+        The element is waited for while its root's end tag is missing and it
+        is shorter than _FOREIGN_HOLD. The next scan waits until the held
+        bytes have doubled, so that many small chunks cost linear time.
+        """
+        root = _FOREIGN_ROOT.match(buf, pos)
+        held = len(buf) - pos
+        if root is None or held >= _FOREIGN_HOLD:
+            return False
+        end_tag = _FOREIGN_END_TAGS[root.group(1).lower()]
+        if end_tag.search(buf, root.end()) is not None:
+            return False  # complete, yet not one match: read it tag by tag
+        self._next_scan = min(2 * held, _FOREIGN_HOLD)
+        return True
 
     def _scan_foreign_markup(self, buf: bytes, pos: int, final: bool) -> int:
         top = self._stack[-1]
