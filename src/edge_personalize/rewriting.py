@@ -150,9 +150,9 @@ SLOT_NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 _ALIAS_SLOT = "recommendations"
 _MAX_COMMENT = 256
 _TAG_HOLD = 4096
-# A whole svg or math element is one regex match, while the stack of its open
-# elements costs Python code per tag, so one whose end tag has not arrived
-# is held back up to this size in the hope that the next chunks complete it.
+# A whole svg or math element is one regex match, while tracking its open
+# elements costs Python code per tag. So an element whose end tag has not
+# arrived is held back up to this size, for the next chunks to complete it.
 _FOREIGN_HOLD = 65536
 _MAX_FOREIGN_DEPTH = 512
 
