@@ -26,18 +26,11 @@ enum { C_OTHER, C_SPACE, C_SLASH, C_GT, C_EQUALS, C_QUOTE };
 /* Elements whose start tag the scanner must look at. */
 enum { E_ORDINARY, E_RAW_TEXT, E_SCRIPT, E_HANDOFF };
 
-static unsigned char tag_class[256];
-
-static void
-init_tables(void)
-{
-    tag_class['\t'] = tag_class['\n'] = tag_class['\f'] = C_SPACE;
-    tag_class['\r'] = tag_class[' '] = C_SPACE;
-    tag_class['/'] = C_SLASH;
-    tag_class['>'] = C_GT;
-    tag_class['='] = C_EQUALS;
-    tag_class['"'] = tag_class['\''] = C_QUOTE;
-}
+static const unsigned char tag_class[256] = {
+    ['\t'] = C_SPACE, ['\n'] = C_SPACE, ['\f'] = C_SPACE, ['\r'] = C_SPACE,
+    [' '] = C_SPACE, ['/'] = C_SLASH, ['>'] = C_GT, ['='] = C_EQUALS,
+    ['"'] = C_QUOTE, ['\''] = C_QUOTE,
+};
 
 static int
 is_alpha(unsigned char c)
@@ -388,6 +381,7 @@ PyDoc_STRVAR(markup_run_doc,
 static PyObject *
 markup_run(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
+    (void)module;
     if (nargs != 3) {
         PyErr_Format(PyExc_TypeError,
                      "markup_run() takes 3 positional arguments (%zd given)",
@@ -426,17 +420,29 @@ static PyMethodDef speedups_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
+/* The module keeps no state, so every interpreter may share it, and it
+   needs no GIL. */
+static PyModuleDef_Slot speedups_slots[] = {
+#if PY_VERSION_HEX >= 0x030C0000
+    {Py_mod_multiple_interpreters, Py_MOD_PER_INTERPRETER_GIL_SUPPORTED},
+#endif
+#if PY_VERSION_HEX >= 0x030D0000
+    {Py_mod_gil, Py_MOD_GIL_NOT_USED},
+#endif
+    {0, NULL},
+};
+
 static struct PyModuleDef speedups_module = {
     PyModuleDef_HEAD_INIT,
-    "edge_personalize._speedups",
-    "Compiled fast path of edge_personalize.rewriting.",
-    0,
-    speedups_methods,
+    .m_name = "edge_personalize._speedups",
+    .m_doc = "Compiled fast path of edge_personalize.rewriting.",
+    .m_size = 0,
+    .m_methods = speedups_methods,
+    .m_slots = speedups_slots,
 };
 
 PyMODINIT_FUNC
 PyInit__speedups(void)
 {
-    init_tables();
     return PyModuleDef_Init(&speedups_module);
 }
