@@ -164,7 +164,8 @@ def test_route_rejects(pattern: str, path: str) -> None:
         pytest.param("/a/:x??", "must follow a parameter", id="double-modifier"),
         pytest.param("/a\\", "lone backslash", id="trailing-backslash"),
         pytest.param("/a-:b+", "needs a separator", id="repeat-no-separator"),
-        pytest.param("/a/:x((?i)y)", "does not compile", id="inline-flag"),
+        pytest.param("/a/:x((?i)y)", "sets a global flag", id="inline-flag"),
+        pytest.param("/a/((?s)y)", "sets a global flag", id="inline-flag-unnamed"),
         pytest.param("/a/{b{c}}", "must be escaped", id="nested-brace"),
     ],
 )
@@ -449,6 +450,11 @@ def test_condition_group_names(value: str, groups: tuple[str, ...]) -> None:
             id="bad-value",
         ),
         pytest.param(
+            {"type": "query", "key": "q", "value": "a(?i)b"},
+            "not a valid regular expression",
+            id="late-global-flag",
+        ),
+        pytest.param(
             {"type": "query", "key": "q", "value": 3}, "must be a str", id="value-int"
         ),
         pytest.param({"type": "query", "key": 3}, "must be a str", id="key-int"),
@@ -457,6 +463,13 @@ def test_condition_group_names(value: str, groups: tuple[str, ...]) -> None:
 def test_condition_invalid(kwargs: dict[str, Any], reason: str) -> None:
     with pytest.raises(RoutePatternError, match=reason):
         Condition(**kwargs)
+
+
+def test_condition_leading_global_flag() -> None:
+    route = Route("/p", has=[{"type": "header", "key": "x-plan", "value": "(?i)pro"}])
+
+    assert route.match(request("/p", headers=[(b"x-plan", b"PRO")])) == {}
+    assert route.match(request("/p", headers=[(b"x-plan", b"basic")])) is None
 
 
 @pytest.mark.parametrize(

@@ -19,6 +19,7 @@ ends in a slash) and allocates nothing per route.
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -233,11 +234,17 @@ class _PatternParser:
                 start,
             )
         try:
-            compiled = re.compile(pattern, _FLAGS)
+            compiled = _compile(pattern)
         except re.error as exc:
             self.fail(
                 f"custom pattern {pattern!r} is not a valid regular expression "
                 f"({exc.msg})",
+                start,
+            )
+        if compiled.flags & ~(_FLAGS | re.UNICODE):
+            self.fail(
+                f"custom pattern {pattern!r} sets a global flag, which would "
+                "apply to the whole route. Use a scoped flag such as '(?i:y)'",
                 start,
             )
         if compiled.groups:
@@ -358,6 +365,21 @@ def _match_path(regex: re.Pattern[str], path: str) -> re.Match[str] | None:
     return regex.fullmatch(path)
 
 
+def _compile(pattern: str) -> re.Pattern[str]:
+    """Compile ``pattern`` with the same result on every supported Python.
+
+    Python 3.10 only warns about a global flag such as ``(?i)`` that is not
+    at the start, then applies it to the whole pattern. Python 3.11 and later
+    raise ``re.error``, so this does on 3.10 too.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        try:
+            return re.compile(pattern, _FLAGS)
+        except DeprecationWarning as exc:
+            raise re.error(str(exc)) from exc
+
+
 def _translate_named_groups(value: str) -> str:
     """Rewrite JavaScript ``(?<name>...)`` groups to Python ``(?P<name>...)``.
 
@@ -454,7 +476,7 @@ class Condition:
                 "expression) or None."
             )
         try:
-            return re.compile(_translate_named_groups(value), _FLAGS)
+            return _compile(_translate_named_groups(value))
         except re.error as exc:
             raise RoutePatternError(
                 f"Condition value {value!r} of {self.type} condition "
@@ -622,7 +644,7 @@ class Route:
         # alternation, where only the group around each route may capture.
         self._bare_regex = _tokens_regex(tokens, capture=False)
         try:
-            self._regex = re.compile(_tokens_regex(tokens, capture=True), _FLAGS)
+            self._regex = _compile(_tokens_regex(tokens, capture=True))
         except re.error as exc:
             raise RoutePatternError(
                 f"Invalid route pattern {source!r}: it does not compile to a "

@@ -33,7 +33,8 @@ TEMPLATES = [
         "OPTIONS": {"context_processors": ["django.template.context_processors.csrf"]},
     }
 ]
-EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# No email setting: the project sends no mail, and Django 6.1 deprecates
+# EMAIL_BACKEND in favour of MAILERS, which older versions do not know.
 
 # pytest captures log records itself; Django's default logging setup would
 # add handlers of its own.
