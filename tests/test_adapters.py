@@ -406,9 +406,6 @@ def test_hostile_items_escaped(run: Runner) -> None:
         pytest.param("/about", "GET", [BROWSER], id="unmatched-route"),
         pytest.param("/shop/mug", "POST", [BROWSER], id="post"),
         pytest.param("/shop/mug", "HEAD", [BROWSER], id="head"),
-        pytest.param(
-            "/shop/mug", "GET", [("User-Agent", "Googlebot/2.1")], id="crawler"
-        ),
     ],
 )
 def test_unselected_requests_untouched(
@@ -420,6 +417,44 @@ def test_unselected_requests_untouched(
     assert result.body == PAGE
     assert lowered(result.headers) == lowered(response.headers)
     assert provider.started == 0
+
+
+CRAWLER = ("User-Agent", "Googlebot/2.1")
+
+
+def test_crawler_page_varies(run: Runner) -> None:
+    # A crawler gets the fallback, and a shared cache must not hand that
+    # copy to browsers, which would be personalized.
+    provider = RecordingProvider()
+    headers = [HTML, ("Content-Length", str(len(PAGE)))]
+    headers.append(("Cache-Control", "public, max-age=300"))
+    response = Downstream(chunks=[PAGE], headers=headers)
+    result = run(make(provider), response, headers=[CRAWLER])
+    assert result.body == PAGE
+    assert result.header("Vary") == "Cookie, Accept-Language, User-Agent"
+    assert result.header("Cache-Control") == "public, max-age=300"
+    assert result.header("Content-Length") == str(len(PAGE))
+    assert provider.started == 0
+
+
+def test_crawler_page_without_placeholder_untouched(run: Runner) -> None:
+    page = b"<html><body><h1>Mug</h1></body></html>"
+    response = html_response(page)
+    result = run(make(), response, headers=[CRAWLER])
+    assert result.body == page
+    assert lowered(result.headers) == lowered(response.headers)
+
+
+def test_fallback_page_varies(run: Runner) -> None:
+    provider = RecordingProvider(error=RuntimeError("model down"))
+    headers = [HTML, ("Vary", "Accept-Encoding"), ("ETag", '"v1"')]
+    result = run(make(provider), Downstream(chunks=[PAGE], headers=headers))
+    assert result.body == PAGE
+    assert result.header("Vary") == (
+        "Accept-Encoding, Cookie, Accept-Language, User-Agent"
+    )
+    assert result.header("ETag") == '"v1"'
+    assert result.header("Cache-Control") is None
 
 
 # Shared caches and validators

@@ -131,12 +131,6 @@ def test_plan_for_matched_get() -> None:
         pytest.param(view(method="POST"), id="post"),
         pytest.param(view(method="HEAD"), id="head"),
         pytest.param(view(path="/about"), id="unmatched"),
-        pytest.param(
-            RequestView(
-                "GET", "/products/mug", headers=[(b"user-agent", b"Googlebot/2.1")]
-            ),
-            id="crawler",
-        ),
     ],
 )
 def test_no_plan(request_view: RequestView) -> None:
@@ -144,6 +138,24 @@ def test_no_plan(request_view: RequestView) -> None:
         routes=["/products/:slug"], providers=[StaticProvider([ITEM])]
     )
     assert personalizer.plan(request_view) is None
+
+
+def test_crawler_plan_runs_nothing() -> None:
+    provider = StaticProvider([ITEM])
+    personalizer = Personalizer(routes=["/products/:slug"], providers=[provider])
+    crawler = RequestView(
+        "GET", "/products/mug", headers=[(b"user-agent", b"Googlebot/2.1")]
+    )
+    plan = personalizer.plan(crawler)
+
+    assert plan is not None
+    assert plan.personalized is False
+
+    async def start_and_wait() -> dict[str, str | None]:
+        plan.start()
+        return await plan.fragments(["recommendations"])
+
+    assert asyncio.run(start_and_wait()) == {"recommendations": None}
 
 
 def test_crawler_planned_when_allowed() -> None:
@@ -155,7 +167,9 @@ def test_crawler_planned_when_allowed() -> None:
     crawler = RequestView(
         "GET", "/products/mug", headers=[(b"user-agent", b"Googlebot/2.1")]
     )
-    assert personalizer.plan(crawler) is not None
+    plan = personalizer.plan(crawler)
+    assert plan is not None
+    assert plan.personalized is True
 
 
 def test_may_personalize() -> None:

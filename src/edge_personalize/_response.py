@@ -158,7 +158,7 @@ def assemble(
     """Join the events, replacing placeholders whose slot has HTML.
 
     Return ``None`` when no placeholder was replaced, so the caller sends
-    the app's bytes and headers untouched.
+    the app's bytes.
     """
     encoded = {
         slot: encode_fragment(html, codec)
@@ -223,13 +223,42 @@ def prepare_rewrite(
 
 def complete_rewrite(
     pending: PendingRewrite, fragments: Mapping[str, str | None]
-) -> tuple[bytes, Headers] | None:
-    """Return the personalized body and headers, or ``None`` if nothing changed."""
+) -> tuple[bytes, Headers]:
+    """Return the personalized body and headers.
+
+    When no placeholder gets HTML (a crawler, or every slot kept its
+    fallback), the body is the app's and only Vary changes. The visitor's
+    headers chose this page, and another visitor would get another.
+    """
     body = assemble(pending.events, fragments, pending.codec)
     if body is None:
-        return None
+        original = b"".join(
+            event.raw if isinstance(event, Placeholder) else event
+            for event in pending.events
+        )
+        return original, varied_headers(pending.headers)
     headers = personalized_headers(pending.headers, len(body), fragments_tag(fragments))
     return body, headers
+
+
+def varied_headers(
+    headers: Sequence[tuple[str, str]], vary: Sequence[str] = VARY_ON
+) -> Headers:
+    """Return the app's headers with the visitor's headers added to Vary.
+
+    It applies to a page with placeholders that goes out unpersonalized. A
+    shared cache may keep it, but only for visitors who send the same
+    headers, so a crawler's copy is not served to browsers.
+    """
+    result: Headers = []
+    vary_values: list[str] = []
+    for name, value in headers:
+        if name.lower() == "vary":
+            vary_values.append(value)
+        else:
+            result.append((name, value))
+    result.append(("Vary", _merge_vary(vary_values, vary)))
+    return result
 
 
 def personalized_headers(

@@ -98,6 +98,7 @@ from ._response import (
     personalized_headers,
     prepare_rewrite,
     skip_reason,
+    varied_headers,
 )
 from .cache.base import CacheBackend
 from .context import Context, ContextOptions, RequestView
@@ -590,11 +591,8 @@ def _finish_body(
     pending: PendingRewrite,
     fragments: Mapping[str, str | None],
 ) -> None:
-    """Put the fragments into ``response``, or leave it as the app made it."""
-    result = complete_rewrite(pending, fragments)
-    if result is None:
-        return
-    response.content, headers = result
+    """Put the fragments into ``response``, or add only Vary if none has HTML."""
+    response.content, headers = complete_rewrite(pending, fragments)
     _replace_headers(response, headers)
 
 
@@ -702,8 +700,11 @@ def _stream(
     """Replace the stream of ``response`` with a lazily rewritten one."""
     # The headers go out before the first placeholder is seen, so they get
     # the personalized policy now, and Content-Length goes because the body
-    # may change.
-    _replace_headers(response, personalized_headers(headers, None))
+    # may change. A crawler's stream keeps its bytes and only gets Vary.
+    if plan.personalized:
+        _replace_headers(response, personalized_headers(headers, None))
+    else:
+        _replace_headers(response, varied_headers(headers))
 
     state = _StreamState(personalizer.slot_names, headers, plan.context.path)
     source = response.streaming_content

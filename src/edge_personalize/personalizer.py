@@ -209,10 +209,14 @@ class Personalizer:
     ) -> Plan | None:
         """Return the plan for ``request``, or ``None`` to pass it through.
 
-        The deadline counts from this call, so adapters call it as soon as
-        the request arrives. ``adjust_context`` lets an adapter add signals
-        of its framework (a signed-in customer's favourite categories, say)
-        to the context; it must return a ``Context``.
+        ``None`` means the request is not a GET or matches no route. A
+        crawler's request, unless ``personalize_bots`` is set, gets a plan
+        that runs no provider (see :class:`Plan`). The deadline counts from
+        this call, so adapters call it as soon as the request arrives.
+
+        ``adjust_context`` lets an adapter add signals of its framework (a
+        signed-in customer's favourite categories, say) to the context; it
+        must return a ``Context``.
         """
         arrival = time.monotonic()
         if request.method != "GET":
@@ -231,7 +235,7 @@ class Personalizer:
                 )
         if context.bot and not self.personalize_bots:
             logger.debug("Not personalizing %s: the client is a crawler", request.path)
-            return None
+            return Plan(self, context, arrival + self.deadline, personalized=False)
 
         return Plan(self, context, arrival + self.deadline)
 
@@ -353,15 +357,22 @@ class Plan:
     deadline and returns its HTML, or ``None`` when the fallback stays.
     :meth:`cancel` stops whatever is still running; adapters call it when
     the response is finished, whatever happened.
+
+    A plan with ``personalized`` false (a crawler's request) runs no slot,
+    so every placeholder keeps its fallback. The response still goes through
+    the adapter, which marks it as chosen by the visitor's headers.
     """
 
     personalizer: Personalizer
     context: Context
     deadline: float
+    personalized: bool = True
     _tasks: dict[str, asyncio.Task[str | None]] = field(default_factory=dict)
 
     def start(self) -> None:
         """Start every slot's provider chain as a task of the running loop."""
+        if not self.personalized:
+            return
         for name, slot in self.personalizer.slots.items():
             self._tasks[name] = asyncio.ensure_future(self._run_slot(slot))
 

@@ -58,8 +58,8 @@ def split_every(data: bytes, size: int) -> list[bytes]:
     return [data[i : i + size] for i in range(0, len(data), size)]
 
 
-def request_for(path: str = "/shop/mug") -> HttpRequest:
-    return RequestFactory(headers={"User-Agent": BROWSER_UA}).get(path)
+def request_for(path: str = "/shop/mug", user_agent: str = BROWSER_UA) -> HttpRequest:
+    return RequestFactory(headers={"User-Agent": user_agent}).get(path)
 
 
 class Source:
@@ -104,7 +104,12 @@ def build(
 
 
 def run_stream(
-    personalizer: Personalizer, source: Source, mode: str, kind: str, **headers: str
+    personalizer: Personalizer,
+    source: Source,
+    mode: str,
+    kind: str,
+    user_agent: str = BROWSER_UA,
+    **headers: str,
 ) -> tuple[StreamingHttpResponse, list[bytes]]:
     """Run the middleware in ``mode`` over a ``kind`` stream and read it all.
 
@@ -117,7 +122,7 @@ def run_stream(
     response = stream_response(source, kind, **headers)
     if mode == "sync":
         middleware = build(personalizer, response, is_async=False)
-        result = middleware(request_for())
+        result = middleware(request_for(user_agent=user_agent))
         if kind == "sync":
             return result, list(result.streaming_content)
         return result, asyncio.run(read_async(result.streaming_content))
@@ -125,7 +130,7 @@ def run_stream(
     middleware = build(personalizer, response, is_async=True)
 
     async def call() -> tuple[StreamingHttpResponse, list[bytes]]:
-        result = await middleware(request_for())
+        result = await middleware(request_for(user_agent=user_agent))
         if kind == "async":
             return result, await read_async(result.streaming_content)
         return result, await asyncio.to_thread(list, result.streaming_content)
@@ -173,6 +178,26 @@ def test_stream_headers(mode: str, kind: str) -> None:
     assert "ETag" not in response
     assert response["Cache-Control"] == "private, max-age=60"
     assert response["Vary"] == "Accept-Encoding, Cookie, Accept-Language, User-Agent"
+
+
+@pytest.mark.parametrize(("mode", "kind"), COMBINATIONS)
+def test_crawler_stream_only_varies(mode: str, kind: str) -> None:
+    source = Source(split_every(PAGE, 7))
+    response, chunks = run_stream(
+        make_personalizer(),
+        source,
+        mode,
+        kind,
+        user_agent="Googlebot/2.1",
+        Content_Length=str(len(PAGE)),
+        ETag='"v1"',
+        Cache_Control="public, max-age=60",
+    )
+    assert b"".join(chunks) == PAGE
+    assert response["Content-Length"] == str(len(PAGE))
+    assert response["ETag"] == '"v1"'
+    assert response["Cache-Control"] == "public, max-age=60"
+    assert response["Vary"] == "Cookie, Accept-Language, User-Agent"
 
 
 @pytest.mark.parametrize(("mode", "kind"), COMBINATIONS)
