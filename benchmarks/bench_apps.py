@@ -8,6 +8,7 @@ are what uvicorn and gunicorn import.
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -36,13 +37,19 @@ _UNSET: Any = object()
 def load_page() -> bytes:
     """Return a real page of 50-100 KB with a placeholder before ``</body>``.
 
-    Falls back to a generated page when the shared corpus is not present.
+    Falls back to a generated page, with a note on stderr, when the shared
+    corpus is not beside the checkout.
     """
     pages = sorted(PAGES.glob("*.html")) if PAGES.is_dir() else []
     for path in pages:
         data = path.read_bytes()
         if 50_000 <= len(data) <= 100_000 and b"</body>" in data:
             return data.replace(b"</body>", MARK + b"</body>", 1)
+    print(
+        f"NOTE: no corpus page in {PAGES}; using a generated page, so the "
+        "figures are not comparable with docs/benchmarks.md.",
+        file=sys.stderr,
+    )
     filler = b"<p>" + b"Lorem ipsum dolor sit amet. " * 40 + b"</p>\n"
     return b"<!doctype html><html><body>" + filler * 60 + MARK + b"</body></html>"
 

@@ -62,9 +62,12 @@ from edge_personalize.asgi import PersonalizeMiddleware
 from edge_personalize.cache import CacheBackend, MemoryCache, RedisCache
 from edge_personalize.cache.flight import CachedChain
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_apps import load_page  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 CATALOG_PATH = REPO / "examples" / "catalog" / "products.json"
-PAGES = REPO.parent / "shared" / "corpus" / "pages"
 MARK = b"<!-- personalize:recommendations -->"
 FRAGMENT_MARK = b'data-slot="recommendations"'
 HOST = "127.0.0.1"
@@ -83,17 +86,6 @@ def load_catalog() -> Catalog:
     return Catalog.from_file(
         CATALOG_PATH, url_template="/products/{slug}", image_template="/t/{id}.svg"
     )
-
-
-def load_page() -> bytes:
-    """Return a real page of 50-100 KB with a placeholder before ``</body>``."""
-    candidates = sorted(PAGES.glob("*.html")) if PAGES.is_dir() else []
-    for path in candidates:
-        data = path.read_bytes()
-        if 50_000 <= len(data) <= 100_000 and b"</body>" in data:
-            return data.replace(b"</body>", MARK + b"</body>", 1)
-    paragraph = b"<p>" + b"A paragraph of an article about products. " * 30 + b"</p>\n"
-    return b"<!doctype html><html><body>" + paragraph * 60 + MARK + b"</body></html>"
 
 
 class RemoteLikeProvider:

@@ -160,6 +160,11 @@ def main() -> None:
     repeats, step = (3, 4) if args.quick else (7, 1)
 
     pages = load_pages(step)
+    if not pages:
+        sys.exit(
+            f"No pages in {PAGES.resolve()}: this benchmark reads the shared "
+            "corpus, which must be beside the checkout as ../shared."
+        )
     total = sum(map(len, pages))
     check_output(pages)
 

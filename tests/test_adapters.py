@@ -248,6 +248,16 @@ def test_invalid_charset_passes_through(
     assert "1250" in caplog.text
 
 
+def test_utf16_page_warns(run: Runner, caplog: pytest.LogCaptureFixture) -> None:
+    page = "\ufeff<p>Mug</p><!-- personalize:recs -->".encode("utf-16-le")
+    headers = [("Content-Type", "text/html; charset=utf-16")]
+    with caplog.at_level(logging.WARNING, logger="edge_personalize"):
+        result = run(make(), Downstream(chunks=[page], headers=headers))
+    assert result.body == page
+    assert lowered(result.headers) == lowered(headers)
+    assert "'UTF-16LE' is not ASCII-compatible" in caplog.text
+
+
 @pytest.mark.parametrize(
     ("headers", "body"),
     [

@@ -10,6 +10,7 @@ from edge_personalize._charset import (
     choose_charset,
     encode_fragment,
     prescan_meta,
+    wide_charset,
 )
 from edge_personalize.rewriting import find_placeholders, rewrite
 
@@ -222,3 +223,23 @@ def test_accepted_encoding_keeps_delimiters_ascii(codec: str) -> None:
         except UnicodeEncodeError:
             continue
         assert DELIMITERS.isdisjoint(encoded), (codec, hex(code), encoded)
+
+
+@pytest.mark.parametrize(
+    ("content_type", "head", "expected"),
+    [
+        pytest.param("text/html", b"\xff\xfe<\x00", "UTF-16LE", id="bom-le"),
+        pytest.param("text/html", b"\xfe\xff\x00<", "UTF-16BE", id="bom-be"),
+        pytest.param(None, b"\xff\xfe\x00\x00<\x00\x00\x00", "UTF-16LE", id="bom-32"),
+        pytest.param("text/html; charset=UTF-16", b"<", "utf-16", id="label-16"),
+        pytest.param("text/html; charset=ucs-2", b"<", "ucs-2", id="label-ucs-2"),
+        pytest.param("text/html; charset=utf-32le", b"<", "utf-32le", id="label-32"),
+        pytest.param("text/html; charset=utf-8", b"<", None, id="utf-8"),
+        pytest.param("text/html", b'<meta charset="utf-16">', None, id="meta-16"),
+        pytest.param(None, b"\xef\xbb\xbf<", None, id="bom-utf-8"),
+    ],
+)
+def test_wide_charset(
+    content_type: str | None, head: bytes, expected: str | None
+) -> None:
+    assert wide_charset(content_type, head) == expected

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import html5lib
@@ -735,3 +736,23 @@ def test_render_empty_url_as_text() -> None:
     assert '<span class="ep-recs__link">' in markup
     assert "Red &lt;Mug&gt;" in markup
     assert markup.count("<span") == markup.count("</span>")
+
+
+def test_dropped_item_warns_once(caplog: pytest.LogCaptureFixture) -> None:
+    bad = item(id="evil-1", url="javascript:alert(1)")
+    with caplog.at_level(logging.DEBUG, logger="edge_personalize"):
+        render_recommendations("drop-once", [bad, item()], Context())
+        render_recommendations("drop-once", [bad, item()], Context())
+
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert "'evil-1'" in warnings[0].getMessage()
+    assert "'javascript:alert(1)'" in warnings[0].getMessage()
+    debug = [r for r in caplog.records if r.levelno == logging.DEBUG]
+    assert any("'evil-1'" in r.getMessage() for r in debug)
+
+
+def test_dropped_empty_title_reason(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="edge_personalize"):
+        render_recommendations("drop-title", [item(id="blank", title=" ")], Context())
+    assert "'blank' of slot 'drop-title': its title is empty" in caplog.text

@@ -218,6 +218,23 @@ def choose_charset(content_type: str | None, head: bytes) -> CharsetDecision:
     )
 
 
+def wide_charset(content_type: str | None, head: bytes) -> str | None:
+    """Return the name of a UTF-16 or UTF-32 body's charset, or ``None``.
+
+    Placeholders are found as ASCII bytes, which such a body does not
+    contain, so the scan cannot tell whether it has any.
+    """
+    for bom, codec, name in _BOMS:
+        if codec is None and head.startswith(bom):
+            return name
+    if content_type:
+        _, options = parse_options_header(content_type)
+        label = options.get("charset", "").strip("\t\n\f\r ").lower()
+        if label in _UTF16_LABELS or label.startswith("utf-32"):
+            return label
+    return None
+
+
 def _decide(label: str, source: str) -> CharsetDecision:
     key = label.strip("\t\n\f\r ").lower()
     if key not in _LABELS:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from werkzeug.http import parse_options_header
 
-from ._charset import choose_charset, encode_fragment
+from ._charset import choose_charset, encode_fragment, wide_charset
 from .rewriting import Placeholder, Rewriter, may_contain_placeholder
 
 logger = logging.getLogger("edge_personalize.response")
@@ -213,7 +213,16 @@ def prepare_rewrite(
     events = buffer.finish()
     slots = needed_slots(events)
     if not slots:
-        logger.debug("No placeholder in %s; sent unchanged", path)
+        wide = wide_charset(_first(headers, "content-type"), buffer.head())
+        if wide is not None:
+            logger.warning(
+                "Not personalizing %s: its charset %r is not ASCII-compatible, "
+                "so placeholders cannot be found in it",
+                path,
+                wide,
+            )
+        else:
+            logger.debug("No placeholder in %s; sent unchanged", path)
         return None
     codec = charset_codec(headers, buffer.head())
     if codec is None:

@@ -389,7 +389,7 @@ def render_recommendations(
     for item in items:
         markup = _render_item(item, context)
         if markup is None:
-            logger.debug("Dropped an item of slot %r: unsafe URL or empty title", slot)
+            _log_dropped(slot, item)
             continue
         rendered.append(markup)
     if not rendered:
@@ -407,6 +407,34 @@ def render_recommendations(
             f'<h2 class="ep-recs__heading" id="{heading_id}">{escape_html(title)}</h2>'
         )
     return f'{opening}<ul class="ep-recs__list">{"".join(rendered)}</ul></section>'
+
+
+def _log_dropped(slot: str, item: object) -> None:
+    """Log why an item was left out: a warning the first time, then debug.
+
+    A provider that returns a bad item usually returns it on every request,
+    so only the first of each (slot, item, URL) in a bounded memory warns.
+    """
+    if not isinstance(item, Recommendation):
+        reason, key = f"not a Recommendation but {type(item).__name__}", ""
+    elif not normalize_text(item.title, MAX_TITLE_LENGTH):
+        reason, key = "its title is empty", item.id
+    else:
+        reason, key = f"its URL {item.url[:200]!r} is not http(s) or relative", item.id
+
+    seen = (slot, key, reason)
+    if seen in _REPORTED:
+        logger.debug("Dropped item %r of slot %r: %s", key, slot, reason)
+        return
+    _REPORTED[seen] = None
+    if len(_REPORTED) > _MAX_REPORTED:
+        del _REPORTED[next(iter(_REPORTED))]
+    logger.warning("Dropped item %r of slot %r: %s", key, slot, reason)
+
+
+# The dropped items already warned about, oldest first.
+_REPORTED: dict[tuple[str, str, str], None] = {}
+_MAX_REPORTED = 256
 
 
 def _render_item(item: Recommendation, context: Context) -> str | None:
