@@ -4,12 +4,13 @@
  * markup_run() consumes HTML content in the data state, with no foreign
  * content open, up to the first construct that the Python scanner must
  * handle: a comment that may be a placeholder, a start tag that switches to
- * foreign content or to the PLAINTEXT state, a script element whose text
- * contains "<!--", or a token that does not end before `endpos`. It follows
- * the WHATWG HTML tokenizer (section "Tokenization") byte by byte where the
- * pure-Python scanner uses regular expressions, and it may stop earlier than
- * they would, because the Python code reads any "<" it stops at with the
- * general rules. It never stops later than a state change.
+ * foreign content or to the PLAINTEXT state, or a token that does not end
+ * before `endpos`. Raw text, RCDATA and script elements are consumed whole,
+ * with the script escape states. It follows the WHATWG HTML tokenizer
+ * (section "Tokenization") byte by byte where the pure-Python scanner uses
+ * regular expressions. It may stop earlier than they would, because the
+ * Python code reads any "<" it stops at with the general rules, and the
+ * position it returns is always in the data state.
  *
  * The module is optional: rewriting.py falls back to its regular
  * expressions when it cannot be imported, and the tests compare both paths.
@@ -166,16 +167,23 @@ element_kind(bytes_ptr s, Py_ssize_t n, const char **name)
     return E_ORDINARY;
 }
 
+/* Return whether s[i:] starts with "script" then a space, "/" or ">". */
+static int
+is_script_name(bytes_ptr s, Py_ssize_t i, Py_ssize_t end)
+{
+    if (i + 6 >= end || !equals_lower(s + i, "script", 6)) {
+        return 0;
+    }
+    int after_name = tag_class[s[i + 6]];
+    return after_name == C_SPACE || after_name == C_SLASH || after_name == C_GT;
+}
+
 /*
  * Find the end tag "</name" followed by a space, "/" or ">" from s[i], and
- * return the index after that tag. Return -1 when it does not end before
- * `end`, or when `stop_at_comment` is set and "<!--" comes first. In a
- * script, "<!--" starts the script data escaped state, which only the Python
- * scanner follows.
+ * return the index after that tag, or -1 when it does not end before `end`.
  */
 static Py_ssize_t
-element_end(bytes_ptr s, Py_ssize_t i, Py_ssize_t end, const char *name,
-            int stop_at_comment)
+element_end(bytes_ptr s, Py_ssize_t i, Py_ssize_t end, const char *name)
 {
     Py_ssize_t n = (Py_ssize_t)strlen(name);
 
@@ -185,22 +193,71 @@ element_end(bytes_ptr s, Py_ssize_t i, Py_ssize_t end, const char *name,
             return -1;
         }
         i = lt - s;
-        if (i + 3 >= end) {
-            return -1;
-        }
-        if (stop_at_comment && s[i + 1] == '!' && s[i + 2] == '-'
-            && s[i + 3] == '-') {
+        if (i + 2 + n >= end) {
             return -1;
         }
         if (s[i + 1] == '/') {
-            if (i + 2 + n >= end) {
-                return -1;
-            }
             int after_name = tag_class[s[i + 2 + n]];
             if (equals_lower(s + i + 2, name, n)
                 && (after_name == C_SPACE || after_name == C_SLASH
                     || after_name == C_GT)) {
                 return tag_end(s, i + 2, end);
+            }
+        }
+        i++;
+    }
+    return -1;
+}
+
+/*
+ * Return the index after the end tag of the script whose text starts at
+ * s[i], or -1 when it does not end before `end`. The text goes through the
+ * script data, escaped and double escaped states: "<!--" escapes it (its
+ * dashes count towards a "-->" that ends the escape), "<script" in escaped
+ * text escapes it twice, and "</script" ends the script only when it is not
+ * escaped twice, where it undoes one escape instead.
+ */
+static Py_ssize_t
+script_end(bytes_ptr s, Py_ssize_t i, Py_ssize_t end)
+{
+    enum { DATA, ESCAPED, DOUBLE_ESCAPED };
+    int state = DATA;
+
+    while (i < end) {
+        unsigned char c = s[i];
+
+        if (state == DATA) {
+            bytes_ptr lt = memchr(s + i, '<', (size_t)(end - i));
+            if (lt == NULL || lt - s + 3 >= end) {
+                return -1;
+            }
+            i = lt - s;
+            if (s[i + 1] == '!' && s[i + 2] == '-' && s[i + 3] == '-') {
+                state = ESCAPED;
+                i += 2;
+                continue;
+            }
+            if (s[i + 1] == '/' && is_script_name(s, i + 2, end)) {
+                return tag_end(s, i + 2, end);
+            }
+        }
+        else if (c == '-' && i + 2 < end && s[i + 1] == '-' && s[i + 2] == '>') {
+            state = DATA;
+            i += 3;
+            continue;
+        }
+        else if (c == '<' && i + 1 < end) {
+            int closing = s[i + 1] == '/';
+            if (is_script_name(s, i + 1 + closing, end)) {
+                if (state == ESCAPED && closing) {
+                    return tag_end(s, i + 2, end);
+                }
+                if (state == ESCAPED || closing) {
+                    /* Resume after the space, "/" or ">" that ends the name. */
+                    state = state == ESCAPED ? DOUBLE_ESCAPED : ESCAPED;
+                    i += 1 + closing + 7;
+                    continue;
+                }
             }
         }
         i++;
@@ -241,9 +298,9 @@ tag_or_element(bytes_ptr s, Py_ssize_t p, Py_ssize_t end)
         return after;
     }
     if (kind == E_SCRIPT) {
-        return element_end(s, after, end, "script", 1);
+        return script_end(s, after, end);
     }
-    return element_end(s, after, end, name, 0);
+    return element_end(s, after, end, name);
 }
 
 /*
@@ -374,9 +431,8 @@ PyDoc_STRVAR(markup_run_doc,
 "Consume HTML content from buf[pos] and return where the scan stopped.\n\n"
 "The result is endpos, or the index of a \"<\" whose construct the Python\n"
 "scanner must read: a possible placeholder comment, a plaintext, svg or\n"
-"math start tag, a script with \"<!--\" in its text, or a token that does\n"
-"not end before endpos. Every byte before it is in the data state, with\n"
-"no foreign content open.");
+"math start tag, or a token that does not end before endpos. Every byte\n"
+"before it is in the data state, with no foreign content open.");
 
 static PyObject *
 markup_run(PyObject *module, PyObject *const *args, Py_ssize_t nargs)

@@ -102,7 +102,8 @@ Speed
 
 Python code runs only where the tokenizer changes state or a placeholder may
 be. In between, the C extension ``edge_personalize._speedups`` consumes
-text, tags, comments and whole raw text and script elements byte by byte,
+text, tags, comments and whole raw text and script elements (with their
+escape states) byte by byte,
 and compiled regular expressions consume whole ``svg`` and ``math``
 elements. When the extension is not built (the install found no C
 compiler), regular expressions do all of that work with the same results,
@@ -330,24 +331,26 @@ def _foreign_subtree(
     return _start_tag(root, _OPEN_ATTRS_END) + content + _end_tag(root)
 
 
+_SVG_SUBTREE = _foreign_subtree(
+    b"svg",
+    _BREAKOUT_NAMES + rb"|svg|math|title|desc|foreignobject",
+    _ENCLOSING_NAMES + rb"|p|br|svg",
+    [b"title", b"desc", b"foreignobject"],
+)
+_MATH_SUBTREE = _foreign_subtree(
+    b"math",
+    _BREAKOUT_NAMES + rb"|svg|math|annotation-xml|m[ions]|mtext",
+    _ENCLOSING_NAMES + rb"|p|br|math",
+    [b"mi", b"mo", b"mn", b"ms", b"mtext"],
+)
 _WHOLE_ELEMENT = _alternatives(
     _raw_text_element(b"script", rb"!--|"),
     _raw_text_element(b"style"),
     _raw_text_element(b"title"),
     _raw_text_element(b"textarea"),
     _raw_text_element(b"noscript"),
-    _foreign_subtree(
-        b"svg",
-        _BREAKOUT_NAMES + rb"|svg|math|title|desc|foreignobject",
-        _ENCLOSING_NAMES + rb"|p|br|svg",
-        [b"title", b"desc", b"foreignobject"],
-    ),
-    _foreign_subtree(
-        b"math",
-        _BREAKOUT_NAMES + rb"|svg|math|annotation-xml|m[ions]|mtext",
-        _ENCLOSING_NAMES + rb"|p|br|math",
-        [b"mi", b"mo", b"mn", b"ms", b"mtext"],
-    ),
+    _SVG_SUBTREE,
+    _MATH_SUBTREE,
 )
 
 # The hot loop of HTML content. Each alternative is one token of a flat
@@ -393,7 +396,7 @@ _NESTED_RUN = re.compile(
     )
     + b"*"
 )
-_WHOLE_ELEMENT_RE = re.compile(_WHOLE_ELEMENT)
+_FOREIGN_SUBTREE_RE = re.compile(_alternatives(_SVG_SUBTREE, _MATH_SUBTREE))
 _FOREIGN_ROOT = re.compile(rb"<((?i:svg|math))[\t\n\f\r />]")
 _FOREIGN_END_TAGS = {
     name: re.compile(rb"</(?i:" + name + rb")[\t\n\f\r />]")
@@ -1037,13 +1040,13 @@ def _compiled_run(
 ) -> int:
     """Consume HTML content up to ``cut`` with the C extension.
 
-    The extension hands over whole ``svg`` and ``math`` elements and scripts
-    that contain "<!--". The regular expression for whole elements still
-    consumes most of them in one match, before the extension goes on.
+    The extension hands over ``svg`` and ``math`` elements. The regular
+    expressions for whole foreign elements still consume most of them in one
+    match, before the extension goes on.
     """
     end = markup_run(buf, pos, cut)
     while end < cut:
-        match = _WHOLE_ELEMENT_RE.match(buf, end, cut)
+        match = _FOREIGN_SUBTREE_RE.match(buf, end, cut)
         if match is None:
             break
         end = markup_run(buf, match.end(), cut)
