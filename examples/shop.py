@@ -107,6 +107,7 @@ def build_personalizer(
     items from :class:`TrendingProvider` under a "Trending" heading.
     ``providers``, when given, replace both, which is how tests swap in a
     failing or slow provider. ``routes`` are the paths to personalize.
+    ``EP_DEADLINE`` sets the deadline in seconds (default 0.2).
     """
     if providers is None:
         recommendation_providers = build_providers(catalog)
@@ -121,7 +122,7 @@ def build_personalizer(
             "recommendations": Slot(providers=recommendation_providers, limit=4),
             "trending": Slot(providers=trending_providers, limit=3, heading="Trending"),
         },
-        deadline=0.2,
+        deadline=_seconds("EP_DEADLINE", os.environ.get("EP_DEADLINE", "0.2")),
         cache=build_cache(),
     )
 
