@@ -1,4 +1,9 @@
-"""html5lib as an oracle: the placeholder comments that a real HTML5 parser emits."""
+"""html5lib as an oracle: the placeholder comments that a real HTML5 parser emits.
+
+NOTE: html5lib 1.1 ends a comment at the first ">" when a NUL follows its
+"<!--" or "<!---" (``<!--\x00>`` is one comment to the WHATWG tokenizer,
+which reads on to a "-->"). The generators that consult it produce no NUL.
+"""
 
 from __future__ import annotations
 

@@ -660,6 +660,39 @@ def test_hold_bounded(page: bytes, expected: int, bound: int) -> None:
     assert len(found(events)) == expected
 
 
+@pytest.mark.parametrize(
+    "head",
+    [
+        pytest.param(b'<body><svg class="icon"/><h1>Shop</h1>', id="self-closing-svg"),
+        pytest.param(b"<body><MATH/><h1>Shop</h1>", id="self-closing-math"),
+        pytest.param(b"<body><svg><path/><p>Shop</p>", id="svg-broken-out"),
+        pytest.param(b"<body><svg><foreignObject><b>x</b>", id="svg-html-inside"),
+    ],
+)
+def test_foreign_element_not_held(head: bytes) -> None:
+    # Nothing can make these one whole element, so waiting gains nothing.
+    rewriter = Rewriter(["recs"])
+    assert joined(rewriter.feed(head)) == head
+    assert joined(rewriter.feed(b"<p>more</p>")) == b"<p>more</p>"
+
+
+def test_foreign_element_held_until_end() -> None:
+    rewriter = Rewriter(["recs"])
+    assert joined(rewriter.feed(b'<body><svg><path d="x"/>')) == b"<body>"
+    rest = b"<path/></svg><p>after</p>" + P
+    events = rewriter.feed(rest) + rewriter.close()
+    assert joined(events) == b'<svg><path d="x"/>' + rest
+    assert found(events) == [Placeholder("recs", P)]
+
+
+def test_self_closing_svgs_in_small_chunks() -> None:
+    page = b"<body>" + b"<svg/><p>x</p>" * 5000 + P
+    held_back, events = held_back_after_each(chunked(page, 16))
+    assert max(held_back) < 64
+    assert joined(events) == page
+    assert len(found(events)) == 1
+
+
 def test_held_svg_scanned_after_doubling(monkeypatch: pytest.MonkeyPatch) -> None:
     # A 40 KB svg in 64-byte chunks: 600 chunks arrive while it is held, but
     # the buffer is scanned again only each time it has doubled.

@@ -311,13 +311,19 @@ def _leaf_element(name: bytes) -> bytes:
 
 
 def _foreign_subtree(
-    root: bytes, excluded_start: bytes, excluded_end: bytes, leaves: list[bytes]
+    root: bytes,
+    excluded_start: bytes,
+    excluded_end: bytes,
+    leaves: list[bytes],
+    closed: bool = True,
 ) -> bytes:
     # A whole <svg> or <math> element that has only elements of its own
     # kind in it: no start tag that breaks out, no integration point except
     # as a text-only leaf, no nested root, and no end tag that the general
     # rules would let close an enclosing HTML element. Its end tag is then
     # the first end tag with the root's name, as the general rules find.
+    # Without ``closed``, the pattern stops before that end tag, so it can
+    # tell an element that is only cut short from one that is not simple.
     item = _alternatives(
         _COMMENT_TOKEN,
         _CDATA_TOKEN,
@@ -328,21 +334,24 @@ def _foreign_subtree(
         rb"</(?!(?i:%b)[\t\n\f\r />])%b%b" % (excluded_end, _TAG_NAME, _ATTRS_END),
     )
     content = rb"[^<]*(?:%b[^<]*)*" % item
-    return _start_tag(root, _OPEN_ATTRS_END) + content + _end_tag(root)
+    end = _end_tag(root) if closed else b""
+    return _start_tag(root, _OPEN_ATTRS_END) + content + end
 
 
-_SVG_SUBTREE = _foreign_subtree(
+_SVG_RULES = (
     b"svg",
     _BREAKOUT_NAMES + rb"|svg|math|title|desc|foreignobject",
     _ENCLOSING_NAMES + rb"|p|br|svg",
     [b"title", b"desc", b"foreignobject"],
 )
-_MATH_SUBTREE = _foreign_subtree(
+_MATH_RULES = (
     b"math",
     _BREAKOUT_NAMES + rb"|svg|math|annotation-xml|m[ions]|mtext",
     _ENCLOSING_NAMES + rb"|p|br|math",
     [b"mi", b"mo", b"mn", b"ms", b"mtext"],
 )
+_SVG_SUBTREE = _foreign_subtree(*_SVG_RULES)
+_MATH_SUBTREE = _foreign_subtree(*_MATH_RULES)
 _WHOLE_ELEMENT = _alternatives(
     _raw_text_element(b"script", rb"!--|"),
     _raw_text_element(b"style"),
@@ -397,11 +406,14 @@ _NESTED_RUN = re.compile(
     + b"*"
 )
 _FOREIGN_SUBTREE_RE = re.compile(_alternatives(_SVG_SUBTREE, _MATH_SUBTREE))
-_FOREIGN_ROOT = re.compile(rb"<((?i:svg|math))[\t\n\f\r />]")
-_FOREIGN_END_TAGS = {
-    name: re.compile(rb"</(?i:" + name + rb")[\t\n\f\r />]")
-    for name in (b"svg", b"math")
-}
+# The start of a simple svg or math element, up to where its end tag or
+# something else must come.
+_FOREIGN_OPENING_RE = re.compile(
+    _alternatives(
+        _foreign_subtree(*_SVG_RULES, closed=False),
+        _foreign_subtree(*_MATH_RULES, closed=False),
+    )
+)
 _TEXT_RUN = re.compile(rb"(?:[^<]+|%b)*" % _LONE_LT)
 # Inside foreign content. Self-closing start tags that do not break out
 # change nothing, so _FOREIGN_RUN consumes them.
@@ -653,7 +665,7 @@ class Rewriter:
             else:
                 end = _regex_run(buf, pos, cut)
             if end < cut:
-                if not final and self._hold_foreign_element(buf, end):
+                if not final and self._hold_foreign_element(buf, end, cut):
                     self._keep = end
                     return -1
                 return self._scan_construct(buf, end, final)
@@ -670,20 +682,22 @@ class Rewriter:
         self._next_scan = 0
         return buf
 
-    def _hold_foreign_element(self, buf: bytes, pos: int) -> bool:
+    def _hold_foreign_element(self, buf: bytes, pos: int, cut: int) -> bool:
         """Return whether to wait for the end of the svg or math element at pos.
 
-        The element is waited for while its root's end tag is missing and it
-        is shorter than _FOREIGN_HOLD. The next scan waits until the held
-        bytes have doubled, so that many small chunks cost linear time.
+        The element is waited for only when it is simple enough to be read
+        whole and nothing but the end of the buffer stops it: its start tag
+        is not self-closing, and everything after it up to the buffer's last
+        ">" is content it may have. It must also be shorter than
+        _FOREIGN_HOLD. The next scan waits until the held bytes have doubled,
+        so that many small chunks cost linear time.
         """
-        root = _FOREIGN_ROOT.match(buf, pos)
         held = len(buf) - pos
-        if root is None or held >= _FOREIGN_HOLD:
+        if held >= _FOREIGN_HOLD:
             return False
-        end_tag = _FOREIGN_END_TAGS[root.group(1).lower()]
-        if end_tag.search(buf, root.end()) is not None:
-            return False  # complete, yet not one match: read it tag by tag
+        opening = _FOREIGN_OPENING_RE.match(buf, pos, cut)
+        if opening is None or opening.end() != cut:
+            return False
         self._next_scan = min(2 * held, _FOREIGN_HOLD)
         return True
 
