@@ -93,9 +93,9 @@ comment that may still become a placeholder (at most 256 bytes), a tag of up
 to 4 KiB (longer tags are tokenized incrementally and passed on), up to 10
 bytes at the end of a chunk of raw text, comment or CDATA section, where an
 end marker may begin, and a pair region of up to ``max_region`` bytes. It
-also holds back an ``svg`` or ``math`` element whose end tag has not arrived,
-up to 64 KiB, because reading it whole is many times faster than tracking
-its elements one tag at a time.
+also holds back an ``svg`` or ``math`` element that the end of a chunk cuts
+short, up to 64 KiB, because reading it whole is many times faster than
+tracking its elements one tag at a time.
 
 Speed
 -----
@@ -686,9 +686,9 @@ class Rewriter:
         """Return whether to wait for the end of the svg or math element at pos.
 
         The element is waited for only when it is simple enough to be read
-        whole and nothing but the end of the buffer stops it: its start tag
-        is not self-closing, and everything after it up to the buffer's last
-        ">" is content it may have. It must also be shorter than
+        whole and nothing but the end of the buffer stops it. So its start
+        tag is not self-closing, and everything after it up to the buffer's
+        last ">" is content it may have. It must also be shorter than
         _FOREIGN_HOLD. The next scan waits until the held bytes have doubled,
         so that many small chunks cost linear time.
         """
