@@ -455,16 +455,28 @@ def test_crawler_page_without_placeholder_untouched(run: Runner) -> None:
     assert lowered(result.headers) == lowered(response.headers)
 
 
-def test_fallback_page_varies(run: Runner) -> None:
+def test_fallback_page_private(run: Runner) -> None:
+    # The next visitor may be personalized, so no shared cache keeps this
+    # copy, and a revalidating browser gets a new attempt instead of a 304.
     provider = RecordingProvider(error=RuntimeError("model down"))
-    headers = [HTML, ("Vary", "Accept-Encoding"), ("ETag", '"v1"')]
+    headers = [
+        HTML,
+        ("Vary", "Accept-Encoding"),
+        ("ETag", '"v1"'),
+        ("Last-Modified", "Wed, 02 Dec 2026 10:00:00 GMT"),
+        ("Cache-Control", "public, s-maxage=600"),
+        ("Surrogate-Control", "max-age=600"),
+    ]
     result = run(make(provider), Downstream(chunks=[PAGE], headers=headers))
     assert result.body == PAGE
     assert result.header("Vary") == (
         "Accept-Encoding, Cookie, Accept-Language, User-Agent"
     )
-    assert result.header("ETag") == '"v1"'
-    assert result.header("Cache-Control") is None
+    assert result.header("Cache-Control") == "private"
+    assert result.header("ETag") is None
+    assert result.header("Last-Modified") is None
+    assert result.header("Surrogate-Control") is None
+    assert result.header("Content-Length") == str(len(PAGE))
 
 
 # Shared caches and validators

@@ -231,23 +231,32 @@ def prepare_rewrite(
 
 
 def complete_rewrite(
-    pending: PendingRewrite, fragments: Mapping[str, str | None]
+    pending: PendingRewrite,
+    fragments: Mapping[str, str | None],
+    personalized: bool = True,
 ) -> tuple[bytes, Headers]:
     """Return the personalized body and headers.
 
-    When no placeholder gets HTML (a crawler, or every slot kept its
-    fallback), the body is the app's and only Vary changes. The visitor's
-    headers chose this page, and another visitor would get another.
+    When no placeholder gets HTML, the body is the app's. For a crawler
+    (``personalized`` false) only Vary changes, because the visitor's
+    headers chose this page. When every slot of a personalized request kept
+    its fallback (a failure, a missed deadline), the headers get the private
+    policy without validators. A shared cache must not serve that copy to
+    the next visitors, and a browser that revalidates it must get a fresh
+    attempt, not a 304 for the app's ETag.
     """
     body = assemble(pending.events, fragments, pending.codec)
-    if body is None:
-        original = b"".join(
-            event.raw if isinstance(event, Placeholder) else event
-            for event in pending.events
-        )
-        return original, varied_headers(pending.headers)
-    headers = personalized_headers(pending.headers, len(body), fragments_tag(fragments))
-    return body, headers
+    if body is not None:
+        tag = fragments_tag(fragments)
+        return body, personalized_headers(pending.headers, len(body), tag)
+
+    original = b"".join(
+        event.raw if isinstance(event, Placeholder) else event
+        for event in pending.events
+    )
+    if personalized:
+        return original, personalized_headers(pending.headers, len(original))
+    return original, varied_headers(pending.headers)
 
 
 def varied_headers(

@@ -174,7 +174,7 @@ class _Responder:
         result = None
         if pending is not None:
             fragments = await self.plan.fragments(pending.slots)
-            result = complete_rewrite(pending, fragments)
+            result = complete_rewrite(pending, fragments, self.plan.personalized)
         self.plan.cancel()
         if result is None:
             await self._send_unchanged()

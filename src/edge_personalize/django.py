@@ -193,6 +193,9 @@ class PersonalizeMiddleware:
         if plan is None:
             return self.get_response(request)
 
+        # NOTE: no ThreadSensitiveContext wraps these tasks, so asgiref runs
+        # the sync_to_async calls of every request's providers (the async
+        # ORM's among them) on one shared thread; docs/django.md says so.
         self.loop_thread.call_soon(plan.start)
         waiter = _Waiter(plan, self.loop_thread.loop())
         try:
@@ -203,7 +206,8 @@ class PersonalizeMiddleware:
 
         buffered = self._prepare(plan, waiter, response)
         if buffered is not None:
-            _finish_body(response, buffered, waiter.fragments(buffered.slots))
+            fragments = waiter.fragments(buffered.slots)
+            _finish_body(response, buffered, fragments, plan.personalized)
             waiter.cancel()
         return response
 
@@ -231,7 +235,8 @@ class PersonalizeMiddleware:
 
         buffered = self._prepare(plan, waiter, response)
         if buffered is not None:
-            _finish_body(response, buffered, await plan.fragments(buffered.slots))
+            fragments = await plan.fragments(buffered.slots)
+            _finish_body(response, buffered, fragments, plan.personalized)
             plan.cancel()
         return response
 
@@ -590,9 +595,10 @@ def _finish_body(
     response: HttpResponseBase,
     pending: PendingRewrite,
     fragments: Mapping[str, str | None],
+    personalized: bool,
 ) -> None:
-    """Put the fragments into ``response``, or add only Vary if none has HTML."""
-    response.content, headers = complete_rewrite(pending, fragments)
+    """Put the fragments into ``response`` and fix its headers."""
+    response.content, headers = complete_rewrite(pending, fragments, personalized)
     _replace_headers(response, headers)
 
 

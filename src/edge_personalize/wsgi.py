@@ -247,7 +247,7 @@ def _final(
             # results still takes a trip to the loop thread.
             max(plan.deadline - time.monotonic(), 0.0) + LOOP_MARGIN,
         )
-        result = complete_rewrite(pending, fragments or {})
+        result = complete_rewrite(pending, fragments or {}, plan.personalized)
 
     if result is None:
         start.pass_on()
