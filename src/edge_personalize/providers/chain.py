@@ -351,7 +351,7 @@ class ProviderChain:
             return items
         except ProviderUnavailable:
             logger.debug(
-                "Provider %r declined slot %r in chain %r; trying the next one",
+                "Provider %r declined slot %r in chain %r",
                 provider,
                 request.slot,
                 self.name,
@@ -360,7 +360,7 @@ class ProviderChain:
         except ProviderError as exc:
             outcome = False
             logger.warning(
-                "Provider %r failed for slot %r in chain %r, trying the next one: %s",
+                "Provider %r failed for slot %r in chain %r: %s",
                 provider,
                 request.slot,
                 self.name,
@@ -370,7 +370,7 @@ class ProviderChain:
         except Exception:
             outcome = False
             logger.warning(
-                "Provider %r failed for slot %r in chain %r; trying the next one",
+                "Provider %r failed for slot %r in chain %r",
                 provider,
                 request.slot,
                 self.name,
