@@ -140,28 +140,33 @@ tag_end(bytes_ptr s, Py_ssize_t i, Py_ssize_t end)
     return -1;
 }
 
-/* Classify the start tag name s[0:n]. */
+/* The start tags that matter here, with their names' lengths. */
+static const struct {
+    const char *name;
+    Py_ssize_t length;
+    int kind;
+} special_elements[] = {
+    {"script", 6, E_SCRIPT},     {"style", 5, E_RAW_TEXT},
+    {"xmp", 3, E_RAW_TEXT},      {"iframe", 6, E_RAW_TEXT},
+    {"noembed", 7, E_RAW_TEXT},  {"noframes", 8, E_RAW_TEXT},
+    {"noscript", 8, E_RAW_TEXT}, {"title", 5, E_RAW_TEXT},
+    {"textarea", 8, E_RAW_TEXT}, {"plaintext", 9, E_HANDOFF},
+    {"svg", 3, E_HANDOFF},       {"math", 4, E_HANDOFF},
+};
+
+/* Classify the start tag name s[0:n], and set *name to its lower-case form. */
 static int
 element_kind(bytes_ptr s, Py_ssize_t n, const char **name)
 {
-    static const char *raw_text[] = {
-        "style", "xmp", "iframe", "noembed", "noframes", "noscript", "title",
-        "textarea", NULL,
-    };
-    static const char *handoff[] = {"plaintext", "svg", "math", NULL};
-
-    if (n == 6 && equals_lower(s, "script", 6)) {
-        return E_SCRIPT;
+    if (n < 3 || n > 9) {
+        return E_ORDINARY;  /* the common case: no special name is this long */
     }
-    for (const char **word = raw_text; *word != NULL; word++) {
-        if ((Py_ssize_t)strlen(*word) == n && equals_lower(s, *word, n)) {
-            *name = *word;
-            return E_RAW_TEXT;
-        }
-    }
-    for (const char **word = handoff; *word != NULL; word++) {
-        if ((Py_ssize_t)strlen(*word) == n && equals_lower(s, *word, n)) {
-            return E_HANDOFF;
+    size_t count = sizeof special_elements / sizeof special_elements[0];
+    for (size_t k = 0; k < count; k++) {
+        if (special_elements[k].length == n
+            && equals_lower(s, special_elements[k].name, n)) {
+            *name = special_elements[k].name;
+            return special_elements[k].kind;
         }
     }
     return E_ORDINARY;
@@ -212,10 +217,10 @@ element_end(bytes_ptr s, Py_ssize_t i, Py_ssize_t end, const char *name)
 /*
  * Return the index after the end tag of the script whose text starts at
  * s[i], or -1 when it does not end before `end`. The text goes through the
- * script data, escaped and double escaped states: "<!--" escapes it (its
- * dashes count towards a "-->" that ends the escape), "<script" in escaped
- * text escapes it twice, and "</script" ends the script only when it is not
- * escaped twice, where it undoes one escape instead.
+ * script data, escaped and double escaped states. "<!--" escapes it, and
+ * its dashes count towards a "-->" that ends the escape. "<script" in
+ * escaped text escapes it twice. "</script" ends the script unless the text
+ * is escaped twice, where it undoes one escape instead.
  */
 static Py_ssize_t
 script_end(bytes_ptr s, Py_ssize_t i, Py_ssize_t end)
