@@ -268,14 +268,8 @@ def varied_headers(
     shared cache may keep it, but only for visitors who send the same
     headers, so a crawler's copy is not served to browsers.
     """
-    result: Headers = []
-    vary_values: list[str] = []
-    for name, value in headers:
-        if name.lower() == "vary":
-            vary_values.append(value)
-        else:
-            result.append((name, value))
-    result.append(("Vary", _merge_vary(vary_values, vary)))
+    result: Headers = [(n, v) for n, v in headers if n.lower() != "vary"]
+    result.append(("Vary", _merge_vary(_values(headers, "vary"), vary)))
     return result
 
 
@@ -296,13 +290,9 @@ def personalized_headers(
     the new Content-Length, or ``None`` to send none.
     """
     result: Headers = []
-    vary_values: list[str] = []
     for name, value in headers:
         lower = name.lower()
-        if lower in DROP_WHEN_CHANGED or lower == "cache-control":
-            continue
-        if lower == "vary":
-            vary_values.append(value)
+        if lower in DROP_WHEN_CHANGED or lower in ("cache-control", "vary"):
             continue
         if lower == "etag":
             if tag is None:
@@ -311,7 +301,7 @@ def personalized_headers(
         result.append((name, value))
 
     result.append(("Cache-Control", _private_cache_control(headers)))
-    result.append(("Vary", _merge_vary(vary_values, vary)))
+    result.append(("Vary", _merge_vary(_values(headers, "vary"), vary)))
     if length is not None:
         result.append(("Content-Length", str(length)))
     return result
@@ -350,6 +340,11 @@ def _merge_vary(existing: Sequence[str], extra: Sequence[str]) -> str:
     if "*" in seen:
         return "*"
     return ", ".join(names)
+
+
+def _values(headers: Sequence[tuple[str, str]], name: str) -> list[str]:
+    """Return the values of every header called ``name`` (lower case), in order."""
+    return [value for key, value in headers if key.lower() == name]
 
 
 def _first(headers: Sequence[tuple[str, str]], name: str) -> str | None:

@@ -195,7 +195,7 @@ class PersonalizeMiddleware:
 
         # NOTE: no ThreadSensitiveContext wraps these tasks, so asgiref runs
         # the sync_to_async calls of every request's providers (the async
-        # ORM's among them) on one shared thread; docs/django.md says so.
+        # ORM's among them) on one shared thread. docs/django.md documents it.
         self.loop_thread.call_soon(plan.start)
         waiter = _Waiter(plan, self.loop_thread.loop())
         try:

@@ -692,13 +692,13 @@ class Rewriter:
         _FOREIGN_HOLD. The next scan waits until the held bytes have doubled,
         so that many small chunks cost linear time.
         """
-        held = len(buf) - pos
-        if held >= _FOREIGN_HOLD:
+        held_size = len(buf) - pos
+        if held_size >= _FOREIGN_HOLD:
             return False
         opening = _FOREIGN_OPENING_RE.match(buf, pos, cut)
         if opening is None or opening.end() != cut:
             return False
-        self._next_scan = min(2 * held, _FOREIGN_HOLD)
+        self._next_scan = min(2 * held_size, _FOREIGN_HOLD)
         return True
 
     def _scan_foreign_markup(self, buf: bytes, pos: int, final: bool) -> int:
